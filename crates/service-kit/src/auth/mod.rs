@@ -1,0 +1,289 @@
+//! Who is calling: JWT verification, the caller extractor and role guards.
+//!
+//! user-service signs EdDSA (Ed25519) access tokens; every service verifies them against its JWKS
+//! ([`jwks::JwksCache`]), with the algorithm pinned and `exp`, `iss` and `aud` checked. Handlers
+//! take a [`Caller`] argument and ask it for the roles they need. Services call each other with a
+//! service token ([`service_token::ServiceTokenSource`]).
+
+pub mod jwks;
+pub mod service_token;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Problem;
+
+/// The `iss` of every access token.
+pub const ISSUER: &str = "ticketing-user-service";
+/// The `aud` of every access token: the whole fleet.
+pub const AUDIENCE: &str = "ticketing";
+/// The only signing algorithm accepted.
+pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
+
+/// What a caller may be.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Organizer,
+    Admin,
+    Service,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Organizer => "organizer",
+            Self::Admin => "admin",
+            Self::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "customer" => Ok(Self::Customer),
+            "organizer" => Ok(Self::Organizer),
+            "admin" => Ok(Self::Admin),
+            "service" => Ok(Self::Service),
+            other => Err(format!(
+                "unknown role `{other}`; expected customer, organizer, admin or service"
+            )),
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// A user id (UUID) or, for a service token, the service's client id.
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub role: Role,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// The authenticated caller of a request. Take it as a handler argument (401 without a valid
+/// token), or as `Option<Caller>` where anonymous calls are allowed.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub subject: String,
+    pub email: Option<String>,
+    pub role: Role,
+}
+
+impl Caller {
+    /// The user id of a user token; `None` for a service.
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self.role {
+            Role::Service => None,
+            _ => Uuid::parse_str(&self.subject).ok(),
+        }
+    }
+
+    pub fn is_service(&self) -> bool {
+        self.role == Role::Service
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Problem> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden())
+        }
+    }
+
+    /// Whether the caller is the user `id`, an admin, or a service: the usual "may see this
+    /// user's things" rule.
+    pub fn may_act_for(&self, id: Uuid) -> bool {
+        self.is_service() || self.is_admin() || self.user_id() == Some(id)
+    }
+}
+
+impl From<Claims> for Caller {
+    fn from(claims: Claims) -> Self {
+        Self {
+            subject: claims.sub,
+            email: claims.email,
+            role: claims.role,
+        }
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("the signing keys could not be fetched: {0}")]
+    KeysUnavailable(String),
+}
+
+impl From<AuthError> for Problem {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Missing => {
+                Problem::unauthorized("Send `Authorization: Bearer <access token>`.")
+            }
+            AuthError::Invalid(reason) => {
+                tracing::info!(%reason, "token refused");
+                Problem::unauthorized("The access token is invalid or expired.")
+            }
+            AuthError::KeysUnavailable(reason) => {
+                tracing::warn!(%reason, "cannot verify tokens: signing keys unavailable");
+                Problem::unavailable("Tokens cannot be verified right now.", 5)
+            }
+        }
+    }
+}
+
+/// Where verification keys come from.
+enum KeySource {
+    /// Keys known in-process (user-service verifying its own tokens).
+    Static(HashMap<String, DecodingKey>),
+    /// user-service's JWKS, fetched over HTTP and cached.
+    Jwks(jwks::JwksCache),
+}
+
+/// Verifies access tokens. Cheap to share: wrap it in an `Arc` (the server does).
+pub struct TokenVerifier {
+    keys: KeySource,
+    validation: Validation,
+}
+
+impl fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifier").finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    /// Verifies against keys held in-process, by `kid`.
+    pub fn with_keys(keys: HashMap<String, DecodingKey>) -> Self {
+        Self::new(KeySource::Static(keys))
+    }
+
+    /// Verifies against the JWKS at `url` (user-service's `/.well-known/jwks.json`).
+    pub fn with_jwks(url: String, http: reqwest::Client) -> Self {
+        Self::new(KeySource::Jwks(jwks::JwksCache::new(url, http)))
+    }
+
+    fn new(keys: KeySource) -> Self {
+        let mut validation = Validation::new(ALGORITHM);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self { keys, validation }
+    }
+
+    /// The claims of a valid token.
+    pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        // Pinned before any key is looked up: `none`, HS* and RS* never get further.
+        if header.alg != ALGORITHM {
+            return Err(AuthError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::Invalid("no `kid` in the header".into()))?;
+        let key = match &self.keys {
+            KeySource::Static(keys) => keys.get(&kid).cloned(),
+            KeySource::Jwks(cache) => cache.key(&kid).await?,
+        }
+        .ok_or_else(|| AuthError::Invalid(format!("unknown key id `{kid}`")))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        Ok(data.claims)
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<Result<&str, AuthError>> {
+    let value = parts.headers.get(AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AuthError::Invalid("malformed Authorization header".into()));
+    Some(token)
+}
+
+fn verifier(parts: &Parts) -> Result<Arc<TokenVerifier>, Problem> {
+    parts
+        .extensions
+        .get::<Arc<TokenVerifier>>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("no TokenVerifier in the request extensions: the app was not built with service_kit::server");
+            Problem::internal()
+        })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).unwrap_or(Err(AuthError::Missing))?;
+        let claims = verifier(parts)?.verify(token).await?;
+        Ok(claims.into())
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    /// No `Authorization` header: anonymous. A header with a bad token is still a 401.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let Some(token) = bearer_token(parts) else {
+            return Ok(None);
+        };
+        let claims = verifier(parts)?.verify(token?).await?;
+        Ok(Some(claims.into()))
+    }
+}

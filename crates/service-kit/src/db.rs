@@ -1,0 +1,80 @@
+//! The database: a pool, creation of the service's database when missing, and migrations.
+//!
+//! Each service owns one database and embeds its migrations. The kit embeds its own (the tables
+//! of its shared mechanisms: idempotency keys, and later the outbox and inbox) and applies them
+//! first. Both sets share sqlx's bookkeeping table, so each is run with `ignore_missing`: the
+//! kit's versions start with 1000, a service's with its date, and neither mistakes the other's
+//! for a deleted migration.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::migrate::{MigrateDatabase, MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+/// The kit's own tables.
+pub static KIT_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
+    BadUrl(#[source] sqlx::Error),
+    #[error("cannot create the database: {0}")]
+    Create(#[source] sqlx::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] MigrateError),
+}
+
+/// Creates the database named in `url` when it does not exist, connects a pool, and applies the
+/// kit's and the service's migrations.
+pub async fn connect_and_migrate(
+    url: &SecretString,
+    max_connections: u32,
+    service_migrations: &Migrator,
+) -> Result<PgPool, DbError> {
+    let url = url.expose_secret();
+    let options: PgConnectOptions = url.parse().map_err(DbError::BadUrl)?;
+    create_database_if_missing(url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)?;
+    migrate(&pool, service_migrations).await?;
+    Ok(pool)
+}
+
+/// Applies the kit's migrations, then the service's.
+pub async fn migrate(pool: &PgPool, service_migrations: &Migrator) -> Result<(), MigrateError> {
+    tolerant(&KIT_MIGRATIONS).run(pool).await?;
+    tolerant(service_migrations).run(pool).await
+}
+
+fn tolerant(migrator: &Migrator) -> Migrator {
+    Migrator {
+        migrations: migrator.migrations.clone(),
+        ignore_missing: true,
+        locking: migrator.locking,
+        no_tx: migrator.no_tx,
+    }
+}
+
+async fn create_database_if_missing(url: &str) -> Result<(), DbError> {
+    if Postgres::database_exists(url)
+        .await
+        .map_err(DbError::Connect)?
+    {
+        return Ok(());
+    }
+    tracing::info!("creating the service's database");
+    match Postgres::create_database(url).await {
+        Ok(()) => Ok(()),
+        // Two replicas starting at once: the other one won.
+        Err(_) if Postgres::database_exists(url).await.unwrap_or(false) => Ok(()),
+        Err(e) => Err(DbError::Create(e)),
+    }
+}
