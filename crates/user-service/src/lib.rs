@@ -1,0 +1,22 @@
+//! user-service: accounts, passwords, sessions and the tokens the whole fleet trusts.
+//!
+//! - [`routes`]: the HTTP API (thin handlers), [`api`]: its JSON shapes and their validation;
+//! - [`accounts`], [`sessions`]: what the API does;
+//! - [`domain`]: validated values (e-mail, password, name, phone);
+//! - [`db`]: queries; [`keys`], [`tokens`], [`passwords`]: the cryptography;
+//! - [`config`], [`startup`]: configuration and the app's assembly.
+
+pub mod accounts;
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod openapi;
+pub mod passwords;
+pub mod routes;
+pub mod sessions;
+pub mod startup;
+pub mod state;
+pub mod tokens;

@@ -1,0 +1,260 @@
+//! The JSON shapes of user-service's API, and their validation into domain values.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use service_kit::auth::Role;
+use service_kit::problem::FieldError;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::users::UserRow;
+use crate::domain::{Email, Password, Phone, UserName};
+use crate::error::ApiError;
+
+/// A user as every client sees it; the password hash never leaves the service.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for UserView {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            phone: row.phone,
+            role: row.role,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 10 characters.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[schema(example = "+44 20 7946 0958")]
+    pub phone: Option<String>,
+}
+
+/// A registration that passed validation.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub name: UserName,
+    pub email: Email,
+    pub password: Password,
+    pub phone: Option<Phone>,
+}
+
+/// Collects every field's error instead of stopping at the first, so a form can show them all.
+#[derive(Default)]
+struct Fields(Vec<FieldError>);
+
+impl Fields {
+    fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
+        parsed
+            .map_err(|m| self.0.push(FieldError::new(field, m)))
+            .ok()
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(v) if self.0.is_empty() => Ok(v),
+            _ => Err(ApiError::Validation(self.0)),
+        }
+    }
+}
+
+impl RegisterRequest {
+    pub fn validate(self) -> Result<NewAccount, ApiError> {
+        let mut fields = Fields::default();
+        let name = fields.check("name", UserName::parse(&self.name));
+        let email = fields.check("email", Email::parse(&self.email));
+        let password = fields.check("password", Password::parse(self.password));
+        let phone = fields.check("phone", self.phone.as_deref().map(Phone::parse).transpose());
+        let account = match (name, email, password, phone) {
+            (Some(name), Some(email), Some(password), Some(phone)) => Some(NewAccount {
+                name,
+                email,
+                password,
+                phone,
+            }),
+            _ => None,
+        };
+        fields.finish(account)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProfileRequest {
+    pub name: Option<String>,
+    /// `null` removes the phone number; leaving the field out keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+}
+
+/// Tells "field absent" (`None`) from "field null" (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub struct ProfileChanges {
+    pub name: Option<UserName>,
+    pub phone: Option<Option<Phone>>,
+}
+
+impl UpdateProfileRequest {
+    pub fn validate(self) -> Result<ProfileChanges, ApiError> {
+        let mut fields = Fields::default();
+        let name = fields.check(
+            "name",
+            self.name.as_deref().map(UserName::parse).transpose(),
+        );
+        let phone = fields.check(
+            "phone",
+            self.phone
+                .map(|p| p.as_deref().map(Phone::parse).transpose())
+                .transpose(),
+        );
+        let changes = match (name, phone) {
+            (Some(name), Some(phone)) => Some(ProfileChanges { name, phone }),
+            _ => None,
+        };
+        fields.finish(changes)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRequest {
+    /// `customer`, `organizer` or `admin`.
+    #[schema(example = "organizer")]
+    pub role: String,
+}
+
+impl RoleRequest {
+    pub fn validate(&self) -> Result<Role, ApiError> {
+        match self.role.parse::<Role>() {
+            Ok(Role::Service) | Err(_) => Err(ApiError::field(
+                "role",
+                "must be customer, organizer or admin",
+            )),
+            Ok(role) => Ok(role),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// An access token with its refresh token and the user it belongs to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub user: UserView,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceTokenRequest {
+    #[schema(example = "seating-service")]
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceToken {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_reports_every_invalid_field() {
+        let request = RegisterRequest {
+            name: " ".into(),
+            email: "not-an-email".into(),
+            password: "short".into(),
+            phone: Some("call me".into()),
+        };
+        let Err(ApiError::Validation(errors)) = request.validate() else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "email", "password", "phone"]);
+    }
+
+    #[test]
+    fn profile_update_tells_absent_from_null() {
+        let absent: UpdateProfileRequest = serde_json::from_str(r#"{"name":"Ada"}"#).unwrap();
+        assert!(absent.phone.is_none());
+        let null: UpdateProfileRequest = serde_json::from_str(r#"{"phone":null}"#).unwrap();
+        assert_eq!(null.phone, Some(None));
+    }
+
+    #[test]
+    fn service_is_not_a_role_to_hand_out() {
+        assert!(
+            RoleRequest {
+                role: "service".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            RoleRequest {
+                role: "wizard".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert_eq!(
+            RoleRequest {
+                role: "organizer".into()
+            }
+            .validate()
+            .unwrap(),
+            Role::Organizer
+        );
+    }
+}

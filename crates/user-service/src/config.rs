@@ -1,0 +1,130 @@
+//! user-service's configuration (the contract's Configuration table).
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use service_kit::config::{CommonConfig, ConfigError, Env, development_client_secret, ports};
+
+pub const SERVICE: &str = "user-service";
+
+/// The clients that may obtain service tokens by default: the other five services.
+const DEVELOPMENT_CLIENTS: [&str; 5] = [
+    "catalog-service",
+    "seating-service",
+    "order-service",
+    "payment-service",
+    "notification-service",
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// Ed25519 private key (PKCS#8 PEM); when absent, one is generated once and kept in the
+    /// database.
+    pub signing_key_pem: Option<SecretString>,
+    pub service_clients: Vec<ServiceClient>,
+    pub admin: Option<AdminBootstrap>,
+    pub throttle: Throttle,
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceClient {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminBootstrap {
+    pub email: String,
+    pub password: SecretString,
+}
+
+/// Login throttling: this many failures within `window` block further attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    pub max_failures_per_email: i64,
+    pub max_failures_per_address: i64,
+    pub window: Duration,
+}
+
+impl Config {
+    pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env, SERVICE, ports::USER, "users")?;
+        let signing_key_pem = env.optional("JWT_SIGNING_KEY").map(SecretString::from);
+        let default_clients = DEVELOPMENT_CLIENTS
+            .iter()
+            .map(|id| format!("{id}:{}", development_client_secret(id)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let service_clients = parse_clients(&env.string("SERVICE_CLIENTS", &default_clients)?)?;
+        let admin = match (env.optional("ADMIN_EMAIL"), env.optional("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some(AdminBootstrap {
+                email,
+                password: SecretString::from(password),
+            }),
+            _ => None,
+        };
+        let throttle = Throttle {
+            max_failures_per_email: env.parse_or("LOGIN_MAX_FAILURES_PER_EMAIL", 5)?,
+            max_failures_per_address: env.parse_or("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)?,
+            window: Duration::from_secs(env.parse_or("LOGIN_THROTTLE_WINDOW_SECONDS", 900)?),
+        };
+        let request_timeout = Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?);
+        Ok(Self {
+            common,
+            signing_key_pem,
+            service_clients,
+            admin,
+            throttle,
+            request_timeout,
+        })
+    }
+}
+
+/// `id:secret,id:secret`.
+fn parse_clients(raw: &str) -> Result<Vec<ServiceClient>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once(':') {
+            Some((id, secret)) if !id.is_empty() && !secret.is_empty() => Ok(ServiceClient {
+                id: id.to_owned(),
+                secret: SecretString::from(secret.to_owned()),
+            }),
+            _ => Err(ConfigError::Invalid {
+                var: "SERVICE_CLIENTS".into(),
+                reason: "expected `id:secret` pairs separated by commas".into(),
+            }),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn default_clients_are_the_five_other_services() {
+        let mut env = Env::from_fn(|_| None);
+        let config = Config::from_env(&mut env).unwrap();
+        let ids: Vec<_> = config
+            .service_clients
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, DEVELOPMENT_CLIENTS);
+        assert!(env.defaulted().contains(&"SERVICE_CLIENTS".to_owned()));
+    }
+
+    #[test]
+    fn clients_parse_from_pairs() {
+        let clients = parse_clients("a:one, b:two").unwrap();
+        assert_eq!(clients[1].id, "b");
+        assert_eq!(clients[1].secret.expose_secret(), "two");
+        assert!(parse_clients("no-secret").is_err());
+        assert!(parse_clients("a:").is_err());
+    }
+}

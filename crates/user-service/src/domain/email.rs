@@ -1,0 +1,76 @@
+use std::fmt;
+
+/// An e-mail address as the user typed it (trimmed). Uniqueness ignores case; the database
+/// enforces it on `lower(email)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        // RFC 5321 limits a path to 254 characters.
+        if raw.len() > 254 {
+            return Err("must be at most 254 characters".into());
+        }
+        let valid = email_address::EmailAddress::is_valid(raw)
+            // Addresses without a dotted domain are valid RFC 5322 but undeliverable here.
+            && raw.rsplit_once('@').is_some_and(|(_, domain)| domain.contains('.'));
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("must be a valid e-mail address".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used to compare addresses.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_addresses() {
+        assert_eq!(
+            Email::parse(" Ada@Example.com ").unwrap().as_str(),
+            "Ada@Example.com"
+        );
+        assert!(Email::parse("first.last+tag@sub.example.co.uk").is_ok());
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_delivered() {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn normalises_case_for_comparison() {
+        assert_eq!(
+            Email::parse("Ada@Example.COM").unwrap().normalized(),
+            "ada@example.com"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! Validated account values. Each is parsed once at the boundary and cannot be invalid after;
+//! no axum and no sqlx here.
+
+mod email;
+mod name;
+mod password;
+mod phone;
+
+pub use email::Email;
+pub use name::UserName;
+pub use password::Password;
+pub use phone::Phone;

@@ -1,0 +1,22 @@
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/.well-known/jwks.json", get(jwks))
+}
+
+/// The public keys that verify access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JWK set (RFC 7517) of Ed25519 keys")))]
+pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        // Verifiers cache it; they refetch on an unknown `kid` anyway.
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(serde_json::json!({ "keys": [state.key.jwk()] })),
+    )
+}
