@@ -97,8 +97,9 @@ main() {
 
     # Keep test output small; tests that care set their own filters.
     export RUST_LOG="${RUST_LOG:-warn}"
-    run_step "tests" run_tests "$@"
+    # Doctests first, so that the last runner summary in the log is the full suite's.
     run_step "doctests" run_doctests
+    run_step "tests" run_tests "$@"
 
     printf 'scripts/test.sh: all checks passed in %ds\n' "$((SECONDS - START_TIME))"
 }
