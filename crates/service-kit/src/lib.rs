@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod extract;
 pub mod idempotency;
+pub mod messages;
 pub mod metrics;
 pub mod money;
 pub mod problem;

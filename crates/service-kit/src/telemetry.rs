@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The header that carries the request id across the fleet.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -42,17 +44,26 @@ impl fmt::Display for LogFormat {
 
 /// Installs the global subscriber. `RUST_LOG` filters (default `info`). Safe to call twice:
 /// the second call is ignored, which is what tests starting several apps need.
+///
+/// JSON lines carry the fields of every enclosing span at the top level, so each line of a
+/// request has its `request_id`, `method` and `route` as plain fields (`json-subscriber` does
+/// that flattening; tracing-subscriber's own JSON format nests span fields).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let registry = tracing_subscriber::registry().with(filter);
     let _already_set = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                json_subscriber::layer()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .flatten_span_list_on_top_level(true),
+            )
             .try_init(),
-        LogFormat::Pretty => builder.pretty().try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().pretty())
+            .try_init(),
     };
 }
 

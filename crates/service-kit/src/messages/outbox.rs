@@ -1,0 +1,380 @@
+//! The producer side: the outbox and its relay.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use prometheus::{Gauge, IntCounter, IntGauge};
+use secrecy::ExposeSecret;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Envelope, Service, subscribers};
+use crate::auth::service_token::ServiceTokenSource;
+use crate::metrics::Metrics;
+
+/// Writes a message for every subscriber of its type. Call it inside the transaction of the
+/// change it reports: the message exists if and only if the change committed.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    source: &str,
+    message_type: &str,
+    aggregate_id: &str,
+    data: serde_json::Value,
+) -> sqlx::Result<Uuid> {
+    let envelope = Envelope {
+        id: Uuid::now_v7(),
+        message_type: message_type.to_owned(),
+        occurred_at: Utc::now(),
+        source: source.to_owned(),
+        data,
+    };
+    sqlx::query("INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ($1, $2, $3, $4)")
+        .bind(envelope.id)
+        .bind(message_type)
+        .bind(aggregate_id)
+        .bind(sqlx::types::Json(&envelope))
+        .execute(&mut *conn)
+        .await?;
+    let names: Vec<&str> = subscribers(message_type).iter().map(|s| s.name()).collect();
+    sqlx::query(
+        "INSERT INTO outbox_deliveries (message_id, subscriber) SELECT $1, unnest($2::text[])",
+    )
+    .bind(envelope.id)
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    Ok(envelope.id)
+}
+
+/// Puts parked (dead) deliveries back in the queue: all of them, or those of one message.
+pub async fn requeue_dead(pool: &PgPool, message_id: Option<Uuid>) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox_deliveries
+         SET dead_at = NULL, attempts = 0, first_attempt_at = NULL, next_attempt_at = now(),
+             last_error = NULL
+         WHERE dead_at IS NOT NULL AND ($1::uuid IS NULL OR message_id = $1)",
+    )
+    .bind(message_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// How the relay paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RelayPolicy {
+    /// Deliveries claimed per round.
+    pub batch: i64,
+    /// Pause when there was nothing to do.
+    pub idle_poll: Duration,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A delivery whose attempts span this long is parked as dead.
+    pub dead_after: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for RelayPolicy {
+    fn default() -> Self {
+        Self {
+            batch: 50,
+            idle_poll: Duration::from_millis(500),
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(600),
+            dead_after: Duration::from_secs(24 * 3600),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RelayPolicy {
+    /// Reads `OUTBOX_DEAD_AFTER_SECONDS` and `OUTBOX_MAX_BACKOFF_SECONDS` (tuning, not secrets).
+    pub fn from_env(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            dead_after: Duration::from_secs(
+                env.parse_or("OUTBOX_DEAD_AFTER_SECONDS", default.dead_after.as_secs())?,
+            ),
+            max_backoff: Duration::from_secs(
+                env.parse_or("OUTBOX_MAX_BACKOFF_SECONDS", default.max_backoff.as_secs())?,
+            ),
+            ..default
+        })
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let delay = self
+            .first_backoff
+            .saturating_mul(2u32.saturating_pow(exponent));
+        delay.min(self.max_backoff)
+    }
+}
+
+/// The outbox's metrics.
+#[derive(Clone)]
+pub struct OutboxMetrics {
+    pending: IntGauge,
+    oldest_pending_age: Gauge,
+    failures: IntCounter,
+    dead: IntCounter,
+    parked: IntGauge,
+}
+
+impl OutboxMetrics {
+    pub fn register(metrics: &Metrics) -> Self {
+        let gauge = |name: &str, help: &str| {
+            metrics.register(IntGauge::new(name, help).expect("static metric definition"))
+        };
+        let counter = |name: &str, help: &str| {
+            metrics.register(IntCounter::new(name, help).expect("static metric definition"))
+        };
+        Self {
+            pending: gauge("outbox_pending", "Deliveries waiting to be made"),
+            oldest_pending_age: metrics.register(
+                Gauge::new(
+                    "outbox_oldest_pending_age_seconds",
+                    "Age of the oldest undelivered message",
+                )
+                .expect("static metric definition"),
+            ),
+            failures: counter(
+                "outbox_delivery_failures_total",
+                "Delivery attempts that failed (to be retried)",
+            ),
+            dead: counter(
+                "outbox_dead_total",
+                "Deliveries parked as dead after a day of failures",
+            ),
+            parked: gauge(
+                "outbox_dead",
+                "Deliveries parked as dead right now (re-queue with `outbox requeue`)",
+            ),
+        }
+    }
+}
+
+/// Delivers outbox messages to their subscribers. Several replicas may run one each: rows are
+/// claimed with `FOR UPDATE SKIP LOCKED`.
+pub struct Relay {
+    pool: PgPool,
+    http: reqwest::Client,
+    tokens: Option<Arc<ServiceTokenSource>>,
+    endpoints: HashMap<&'static str, String>,
+    metrics: OutboxMetrics,
+    policy: RelayPolicy,
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    message_id: Uuid,
+    subscriber: String,
+    envelope: sqlx::types::Json<serde_json::Value>,
+    attempts: i32,
+}
+
+impl Relay {
+    /// `endpoints`: each subscriber's base URL.
+    pub fn new(
+        pool: PgPool,
+        tokens: Option<Arc<ServiceTokenSource>>,
+        endpoints: HashMap<Service, String>,
+        metrics: OutboxMetrics,
+        policy: RelayPolicy,
+    ) -> Self {
+        Self {
+            pool,
+            http: crate::client::http_client(policy.request_timeout),
+            tokens,
+            endpoints: endpoints
+                .into_iter()
+                .map(|(service, url)| (service.name(), url.trim_end_matches('/').to_owned()))
+                .collect(),
+            metrics,
+            policy,
+        }
+    }
+
+    /// Delivers until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            let delivered = match self.deliver_batch().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox relay round failed");
+                    0
+                }
+            };
+            if let Err(e) = self.update_gauges().await {
+                tracing::warn!(error = %e, "outbox gauges not updated");
+            }
+            if delivered == 0 {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(self.policy.idle_poll) => {}
+                }
+            } else if stop.is_cancelled() {
+                return;
+            }
+        }
+    }
+
+    /// One round: claims due deliveries and attempts each once. Returns how many it attempted.
+    pub async fn deliver_batch(&self) -> sqlx::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        // Due, not yet delivered, and no earlier message of the same aggregate still pending
+        // for the same subscriber (that keeps the order per aggregate, even across relays: the
+        // earlier one is pending whether or not another relay has it locked).
+        let claimed: Vec<Claimed> = sqlx::query_as(
+            "SELECT d.message_id, d.subscriber, o.envelope, d.attempts
+             FROM outbox_deliveries d JOIN outbox o ON o.id = d.message_id
+             WHERE d.delivered_at IS NULL AND d.dead_at IS NULL AND d.next_attempt_at <= now()
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox_deliveries d2 JOIN outbox o2 ON o2.id = d2.message_id
+                   WHERE d2.subscriber = d.subscriber AND o2.aggregate_id = o.aggregate_id
+                     AND o2.seq < o.seq AND d2.delivered_at IS NULL AND d2.dead_at IS NULL)
+             ORDER BY o.seq
+             LIMIT $1
+             FOR UPDATE OF d SKIP LOCKED",
+        )
+        .bind(self.policy.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        for delivery in &claimed {
+            let outcome = self.deliver(delivery).await;
+            self.settle(&mut tx, delivery, outcome).await?;
+        }
+        tx.commit().await?;
+        Ok(claimed.len())
+    }
+
+    async fn deliver(&self, delivery: &Claimed) -> Result<(), String> {
+        let Some(base) = self.endpoints.get(delivery.subscriber.as_str()) else {
+            return Err(format!("no URL configured for {}", delivery.subscriber));
+        };
+        let mut request = self
+            .http
+            .post(format!("{base}/v1/messages"))
+            .json(&delivery.envelope.0);
+        if let Some(tokens) = &self.tokens {
+            let token = tokens.token().await.map_err(|e| e.to_string())?;
+            request = request.bearer_auth(token.expose_secret());
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => {
+                if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+                    if let Some(tokens) = &self.tokens {
+                        tokens.invalidate().await;
+                    }
+                }
+                Err(format!("answered {}", response.status()))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn settle(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Claimed,
+        outcome: Result<(), String>,
+    ) -> sqlx::Result<()> {
+        match outcome {
+            Ok(()) => {
+                sqlx::query(
+                    "UPDATE outbox_deliveries
+                     SET delivered_at = now(), attempts = attempts + 1,
+                         first_attempt_at = COALESCE(first_attempt_at, now()), last_error = NULL
+                     WHERE message_id = $1 AND subscriber = $2",
+                )
+                .bind(delivery.message_id)
+                .bind(&delivery.subscriber)
+                .execute(conn)
+                .await?;
+            }
+            Err(error) => {
+                self.metrics.failures.inc();
+                let backoff = self.policy.backoff(delivery.attempts + 1);
+                let dead: bool = sqlx::query_scalar(
+                    "UPDATE outbox_deliveries
+                     SET attempts = attempts + 1,
+                         first_attempt_at = COALESCE(first_attempt_at, now()),
+                         next_attempt_at = now() + $3,
+                         last_error = $4,
+                         dead_at = CASE WHEN now() - COALESCE(first_attempt_at, now()) >= $5
+                                        THEN now() END
+                     WHERE message_id = $1 AND subscriber = $2
+                     RETURNING dead_at IS NOT NULL",
+                )
+                .bind(delivery.message_id)
+                .bind(&delivery.subscriber)
+                .bind(backoff)
+                .bind(&error)
+                .bind(self.policy.dead_after)
+                .fetch_one(conn)
+                .await?;
+                if dead {
+                    self.metrics.dead.inc();
+                    tracing::error!(
+                        message_id = %delivery.message_id,
+                        subscriber = %delivery.subscriber,
+                        attempts = delivery.attempts + 1,
+                        %error,
+                        "message parked as dead; re-queue it with `outbox requeue`"
+                    );
+                } else {
+                    tracing::warn!(
+                        message_id = %delivery.message_id,
+                        subscriber = %delivery.subscriber,
+                        attempts = delivery.attempts + 1,
+                        retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                        %error,
+                        "message delivery failed; will retry"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_gauges(&self) -> sqlx::Result<()> {
+        let (pending, oldest, parked): (i64, Option<f64>, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE d.delivered_at IS NULL AND d.dead_at IS NULL),
+                    EXTRACT(EPOCH FROM now() - min(o.created_at)
+                        FILTER (WHERE d.delivered_at IS NULL AND d.dead_at IS NULL))::float8,
+                    count(*) FILTER (WHERE d.dead_at IS NOT NULL)
+             FROM outbox_deliveries d JOIN outbox o ON o.id = d.message_id
+             WHERE d.delivered_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        self.metrics.pending.set(pending);
+        self.metrics.oldest_pending_age.set(oldest.unwrap_or(0.0));
+        self.metrics.parked.set(parked);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_up_to_its_cap() {
+        let policy = RelayPolicy {
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            ..RelayPolicy::default()
+        };
+        assert_eq!(policy.backoff(1), Duration::from_secs(1));
+        assert_eq!(policy.backoff(2), Duration::from_secs(2));
+        assert_eq!(policy.backoff(5), Duration::from_secs(16));
+        assert_eq!(policy.backoff(30), Duration::from_secs(60));
+    }
+}
