@@ -149,6 +149,8 @@ pub struct CommonConfig {
     pub database_url: SecretString,
     pub log_format: crate::telemetry::LogFormat,
     pub db_max_connections: u32,
+    /// Requests running longer are abandoned with 503 (`REQUEST_TIMEOUT_SECONDS`, 30).
+    pub request_timeout: std::time::Duration,
 }
 
 impl CommonConfig {
@@ -166,12 +168,15 @@ impl CommonConfig {
         )?;
         let log_format = env.parse_or("LOG_FORMAT", crate::telemetry::LogFormat::Json)?;
         let db_max_connections = env.parse_or("DB_MAX_CONNECTIONS", 10)?;
+        let request_timeout =
+            std::time::Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?);
         Ok(Self {
             service_name,
             port,
             database_url,
             log_format,
             db_max_connections,
+            request_timeout,
         })
     }
 }

@@ -241,11 +241,41 @@ pub fn for_status(status: StatusCode) -> Problem {
             Problem::new(status, "unsupported-media-type", "Unsupported media type")
                 .with_detail("Send JSON with `Content-Type: application/json`.")
         }
+        StatusCode::SERVICE_UNAVAILABLE => Problem::unavailable(
+            "The service is overloaded or the request took too long; retry shortly.",
+            1,
+        ),
         s if s.is_server_error() => Problem::internal(),
         s => Problem::new(
             s,
             "http-error",
             s.canonical_reason().unwrap_or("HTTP error"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_stays_a_503_with_retry_after() {
+        let problem = for_status(StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.status, StatusCode::SERVICE_UNAVAILABLE);
+        let response = problem.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+    }
+
+    #[test]
+    fn a_problem_carries_its_code_in_its_type() {
+        let problem = Problem::conflict("seats-unavailable", "taken");
+        assert_eq!(problem.code(), "seats-unavailable");
+        let body = serde_json::to_value(&problem).unwrap();
+        assert_eq!(
+            body["type"],
+            "https://ticketing.example/problems/seats-unavailable"
+        );
+        assert_eq!(body["status"], 409);
     }
 }

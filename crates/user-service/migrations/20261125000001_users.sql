@@ -1,9 +1,11 @@
--- Accounts. E-mail is unique whatever its case (the index, not the application, guarantees it);
--- it is stored as the user typed it.
+-- Accounts. The e-mail is stored as the user typed it, and unique whatever its case: the
+-- constraint on `email_key` (the address lower-cased by the service, Unicode-aware whatever the
+-- database's locale) guarantees it, not a check in the application.
 CREATE TABLE users (
     id            UUID        PRIMARY KEY,
     name          TEXT        NOT NULL,
     email         TEXT        NOT NULL,
+    email_key     TEXT        NOT NULL CONSTRAINT users_email_key UNIQUE,
     phone         TEXT,
     role          TEXT        NOT NULL DEFAULT 'customer'
                   CONSTRAINT users_role_check CHECK (role IN ('customer', 'organizer', 'admin')),
@@ -12,7 +14,6 @@ CREATE TABLE users (
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 
 -- Refresh tokens, stored as SHA-256 digests. A login starts a family; each refresh marks the
 -- presented token used and issues the next one in the family. Presenting a used token again means

@@ -7,7 +7,7 @@ use service_kit::auth::{Caller, Role};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::api::{NewAccount, ProfileChanges};
+use crate::api::{NewAccount, ProfileChanges, RoleRequest};
 use crate::config::AdminBootstrap;
 use crate::db::users::{self, NewUser, UserRow};
 use crate::domain::{Email, Password, Phone, UserName};
@@ -23,7 +23,7 @@ pub async fn register(state: &AppState, account: NewAccount) -> ApiResult<UserRo
         &state.pool,
         &NewUser {
             name: account.name.as_str(),
-            email: account.email.as_str(),
+            email: &account.email,
             phone: account.phone.as_ref().map(Phone::as_str),
             role: Role::Customer,
             password_hash: &password_hash,
@@ -79,9 +79,11 @@ pub async fn set_role(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-    role: Role,
+    request: &RoleRequest,
 ) -> ApiResult<UserRow> {
+    // The role is checked before the request, so a non-admin learns nothing from its errors.
     caller.require(&[Role::Admin])?;
+    let role = request.validate()?;
     let row = users::set_role(&state.pool, id, role)
         .await?
         .ok_or(ApiError::UserNotFound)?;
@@ -104,7 +106,7 @@ pub async fn bootstrap_admin(pool: &PgPool, admin: &AdminBootstrap) -> anyhow::R
     let password = Password::parse(admin.password.expose_secret().to_owned())
         .map_err(|e| anyhow::anyhow!("ADMIN_PASSWORD {e}"))?;
     let hash = passwords::hash(password).await?;
-    let row = users::upsert_admin(pool, email.as_str(), &hash)
+    let row = users::upsert_admin(pool, &email, &hash)
         .await
         .context("creating the admin account")?;
     tracing::info!(user_id = %row.id, "admin account ready");

@@ -25,7 +25,6 @@ pub struct Config {
     pub service_clients: Vec<ServiceClient>,
     pub admin: Option<AdminBootstrap>,
     pub throttle: Throttle,
-    pub request_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -63,21 +62,26 @@ impl Config {
                 email,
                 password: SecretString::from(password),
             }),
-            _ => None,
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    var: "ADMIN_EMAIL".into(),
+                    reason: "ADMIN_EMAIL and ADMIN_PASSWORD go together: set both or neither"
+                        .into(),
+                });
+            }
         };
         let throttle = Throttle {
             max_failures_per_email: env.parse_or("LOGIN_MAX_FAILURES_PER_EMAIL", 5)?,
             max_failures_per_address: env.parse_or("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)?,
             window: Duration::from_secs(env.parse_or("LOGIN_THROTTLE_WINDOW_SECONDS", 900)?),
         };
-        let request_timeout = Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?);
         Ok(Self {
             common,
             signing_key_pem,
             service_clients,
             admin,
             throttle,
-            request_timeout,
         })
     }
 }
@@ -117,6 +121,12 @@ mod tests {
             .collect();
         assert_eq!(ids, DEVELOPMENT_CLIENTS);
         assert!(env.defaulted().contains(&"SERVICE_CLIENTS".to_owned()));
+    }
+
+    #[test]
+    fn admin_email_without_password_is_refused() {
+        let mut env = Env::from_fn(|k| (k == "ADMIN_EMAIL").then(|| "boss@example.com".to_owned()));
+        assert!(Config::from_env(&mut env).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::db::users::UserRow;
 use crate::db::{login_failures, refresh_tokens, users};
+use crate::domain::{Password, email_key};
 use crate::error::{ApiError, ApiResult};
 use crate::passwords;
 use crate::state::AppState;
@@ -33,13 +34,15 @@ pub async fn login(
     password: String,
     address: IpAddr,
 ) -> ApiResult<Session> {
-    let email = email.trim().to_lowercase();
+    let email = email_key(email);
     let address = address.to_string();
     refuse_if_throttled(state, &email, &address).await?;
 
-    let user = users::find_by_email(&state.pool, &email).await?;
-    let matches =
-        passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let user = users::find_by_email_key(&state.pool, &email).await?;
+    // No password that long was ever accepted; refuse it without spending a hash on it.
+    let plausible = password.chars().count() <= Password::MAX_CHARS;
+    let matches = plausible
+        && passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| matches) else {
         login_failures::record(&state.pool, &email, &address).await?;
         state.metrics.logins.with_label_values(&["failure"]).inc();

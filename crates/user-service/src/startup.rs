@@ -50,7 +50,7 @@ pub async fn build(config: &Config, pool: PgPool) -> anyhow::Result<Router> {
             pool,
             metrics,
             verifier,
-            request_timeout: config.request_timeout,
+            request_timeout: config.common.request_timeout,
         },
     ))
 }

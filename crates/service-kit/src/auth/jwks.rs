@@ -27,11 +27,18 @@ pub struct JwksCache {
 struct Keys {
     by_kid: HashMap<String, DecodingKey>,
     fetched_at: Option<Instant>,
+    /// The last fetch, successful or not: failures are spaced out too, so that an unreachable
+    /// user-service does not get one fetch per request.
+    attempted_at: Option<Instant>,
 }
 
 impl Keys {
     fn fresh(&self, max_age: Duration) -> bool {
         self.fetched_at.is_some_and(|t| t.elapsed() < max_age)
+    }
+
+    fn attempted_within(&self, interval: Duration) -> bool {
+        self.attempted_at.is_some_and(|t| t.elapsed() < interval)
     }
 }
 
@@ -60,10 +67,13 @@ impl JwksCache {
         {
             let keys = self.keys.read().await;
             let known = keys.by_kid.get(kid);
-            if keys.fresh(MIN_REFRESH_INTERVAL) || (known.is_some() && keys.fresh(MAX_AGE)) {
+            if keys.attempted_within(MIN_REFRESH_INTERVAL)
+                || (known.is_some() && keys.fresh(MAX_AGE))
+            {
                 return Ok(known.cloned());
             }
         }
+        self.keys.write().await.attempted_at = Some(Instant::now());
         match self.fetch().await {
             Ok(by_kid) => {
                 let mut keys = self.keys.write().await;

@@ -3,6 +3,8 @@ use service_kit::auth::Role;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::domain::Email;
+
 /// A row of `users`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -19,7 +21,7 @@ const COLUMNS: &str = "id, name, email, phone, role, password_hash, created_at";
 
 pub struct NewUser<'a> {
     pub name: &'a str,
-    pub email: &'a str,
+    pub email: &'a Email,
     pub phone: Option<&'a str>,
     pub role: Role,
     pub password_hash: &'a str,
@@ -28,12 +30,13 @@ pub struct NewUser<'a> {
 /// Fails with the `users_email_key` constraint when the e-mail is taken in any case.
 pub async fn insert(db: impl PgExecutor<'_>, user: &NewUser<'_>) -> sqlx::Result<UserRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO users (id, name, email, phone, role, password_hash)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        "INSERT INTO users (id, name, email, email_key, phone, role, password_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
     ))
     .bind(Uuid::now_v7())
     .bind(user.name)
-    .bind(user.email)
+    .bind(user.email.as_str())
+    .bind(user.email.key())
     .bind(user.phone)
     .bind(user.role)
     .bind(user.password_hash)
@@ -45,18 +48,19 @@ pub async fn insert(db: impl PgExecutor<'_>, user: &NewUser<'_>) -> sqlx::Result
 /// password.
 pub async fn upsert_admin(
     pool: &PgPool,
-    email: &str,
+    email: &Email,
     password_hash: &str,
 ) -> sqlx::Result<UserRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO users (id, name, email, role, password_hash)
-         VALUES ($1, 'Administrator', $2, 'admin', $3)
-         ON CONFLICT ((lower(email))) DO UPDATE
+        "INSERT INTO users (id, name, email, email_key, role, password_hash)
+         VALUES ($1, 'Administrator', $2, $3, 'admin', $4)
+         ON CONFLICT (email_key) DO UPDATE
             SET role = 'admin', password_hash = EXCLUDED.password_hash, updated_at = now()
          RETURNING {COLUMNS}"
     ))
     .bind(Uuid::now_v7())
-    .bind(email)
+    .bind(email.as_str())
+    .bind(email.key())
     .bind(password_hash)
     .fetch_one(pool)
     .await
@@ -69,13 +73,15 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User
         .await
 }
 
-pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)"
-    ))
-    .bind(email)
-    .fetch_optional(db)
-    .await
+/// `key` as made by [`crate::domain::email_key`].
+pub async fn find_by_email_key(
+    db: impl PgExecutor<'_>,
+    key: &str,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email_key = $1"))
+        .bind(key)
+        .fetch_optional(db)
+        .await
 }
 
 /// Sets the fields given; `phone: Some(None)` clears the phone.

@@ -26,9 +26,9 @@ impl Email {
         &self.0
     }
 
-    /// The form used to compare addresses.
-    pub fn normalized(&self) -> String {
-        self.0.to_lowercase()
+    /// The form used to compare addresses (see [`email_key`]).
+    pub fn key(&self) -> String {
+        email_key(&self.0)
     }
 }
 
@@ -36,6 +36,12 @@ impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// How addresses are compared: trimmed and lower-cased (Unicode-aware). Login looks accounts up
+/// by this key without validating the address first.
+pub fn email_key(raw: &str) -> String {
+    raw.trim().to_lowercase()
 }
 
 #[cfg(test)]
@@ -67,10 +73,15 @@ mod tests {
     }
 
     #[test]
-    fn normalises_case_for_comparison() {
+    fn compares_case_insensitively_beyond_ascii() {
         assert_eq!(
-            Email::parse("Ada@Example.COM").unwrap().normalized(),
+            Email::parse("Ada@Example.COM").unwrap().key(),
             "ada@example.com"
         );
+        assert_eq!(
+            Email::parse("Émile@Exemple.fr").unwrap().key(),
+            "émile@exemple.fr"
+        );
+        assert_eq!(email_key(" ÉMILE@exemple.fr "), "émile@exemple.fr");
     }
 }

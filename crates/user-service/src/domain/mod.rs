@@ -6,7 +6,7 @@ mod name;
 mod password;
 mod phone;
 
-pub use email::Email;
+pub use email::{Email, email_key};
 pub use name::UserName;
 pub use password::Password;
 pub use phone::Phone;

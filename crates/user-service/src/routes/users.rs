@@ -83,8 +83,9 @@ pub async fn set_role(
     Path(id): Path<Uuid>,
     Json(request): Json<RoleRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let role = request.validate()?;
     Ok(Json(
-        accounts::set_role(&state, &caller, id, role).await?.into(),
+        accounts::set_role(&state, &caller, id, &request)
+            .await?
+            .into(),
     ))
 }

@@ -289,3 +289,24 @@ async fn the_configured_admin_promotes_an_existing_account(pool: PgPool) {
         "the old password is replaced"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_non_admin_gets_403_whatever_role_it_asks_for(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let carol = app.signed_up("carol@example.com").await;
+    let path = format!("/v1/users/{}/role", carol["user"]["id"].as_str().unwrap());
+    let response = app
+        .patch(&path, &json!({"role": "wizard"}), &access(&carol))
+        .await;
+    assert_problem(response, StatusCode::FORBIDDEN).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn email_case_is_ignored_beyond_ascii(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.registered("Émile@Exemple.fr").await;
+    let pair = app.logged_in("ÉMILE@EXEMPLE.FR", PASSWORD).await;
+    assert_eq!(pair["user"]["email"], "Émile@Exemple.fr");
+    let duplicate = app.register("Émile", "émile@exemple.fr", PASSWORD).await;
+    assert_problem(duplicate, StatusCode::CONFLICT).await;
+}
