@@ -1,108 +1,56 @@
 //! user-service over HTTP. Register and login are dominated by argon2id (by design); `/me` shows
 //! token verification plus one indexed read; `/health` is the HTTP floor of the same process.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::drive::{drive, label};
+use crate::drive::{Stats, drive, label};
 
 const PASSWORD: &str = "load test password";
 
+#[derive(Clone)]
+struct Target {
+    http: reqwest::Client,
+    base: Arc<str>,
+    concurrency: usize,
+    duration: Duration,
+}
+
 pub async fn run(base_url: &str, concurrency: usize, duration: Duration) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let base = Arc::<str>::from(base_url.trim_end_matches('/'));
-    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let target = Target {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(concurrency)
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        base: Arc::from(base_url.trim_end_matches('/')),
+        concurrency,
+        duration,
+    };
     println!(
-        "user-service at {base}: {concurrency} clients, {}s per phase, argon2id m=19456 KiB t=2 p=1",
+        "user-service at {}: {concurrency} clients, {}s per phase, argon2id m=19456 KiB t=2 p=1",
+        target.base,
         duration.as_secs()
     );
+    let accounts = register(&target).await;
+    anyhow::ensure!(!accounts.is_empty(), "no user could register");
+    login(&target, &accounts).await.print();
 
-    let register = {
-        let (http, base, run_id) = (http.clone(), base.clone(), run_id.clone());
-        drive("POST /v1/users", concurrency, duration, move |worker, i| {
-            let (http, base, run_id) = (http.clone(), base.clone(), run_id.clone());
-            async move {
-                let body = json!({
-                    "name": "Load Test",
-                    "email": email(&run_id, worker, i),
-                    "password": PASSWORD,
-                });
-                label(
-                    http.post(format!("{base}/v1/users"))
-                        .json(&body)
-                        .send()
-                        .await,
-                    StatusCode::CREATED,
-                )
-            }
-        })
-        .await
-    };
-    register.print();
-
-    // Log in as the users just registered (each worker its own, round-robin).
-    let per_worker = usize::try_from(register.requests()).unwrap_or(1) / concurrency.max(1);
-    let accounts = per_worker.max(1) as u64;
-    let login = {
-        let (http, base, run_id) = (http.clone(), base.clone(), run_id.clone());
-        drive("POST /v1/auth/login", concurrency, duration, move |worker, i| {
-            let (http, base, run_id) = (http.clone(), base.clone(), run_id.clone());
-            async move {
-                let body = json!({"email": email(&run_id, worker, i % accounts), "password": PASSWORD});
-                label(http.post(format!("{base}/v1/auth/login")).json(&body).send().await, StatusCode::OK)
-            }
-        })
-        .await
-    };
-    login.print();
-
-    let pair: Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": email(&run_id, 0, 0), "password": PASSWORD}))
+    let pair: Value = target
+        .http
+        .post(format!("{}/v1/auth/login", target.base))
+        .json(&json!({"email": accounts[0], "password": PASSWORD}))
         .send()
         .await?
         .error_for_status()?
         .json()
         .await?;
-    let token = Arc::<str>::from(pair["accessToken"].as_str().unwrap_or_default());
-
-    let me = {
-        let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        drive("GET /v1/users/me", concurrency, duration, move |_, _| {
-            let (http, base, token) = (http.clone(), base.clone(), token.clone());
-            async move {
-                label(
-                    http.get(format!("{base}/v1/users/me"))
-                        .bearer_auth(&*token)
-                        .send()
-                        .await,
-                    StatusCode::OK,
-                )
-            }
-        })
-        .await
-    };
+    let token = pair["accessToken"].as_str().map(Arc::<str>::from);
+    let me = get(&target, "/v1/users/me", token).await;
     me.print();
-
-    let health = {
-        let (http, base) = (http.clone(), base.clone());
-        drive("GET /health", concurrency, duration, move |_, _| {
-            let (http, base) = (http.clone(), base.clone());
-            async move {
-                label(
-                    http.get(format!("{base}/health")).send().await,
-                    StatusCode::OK,
-                )
-            }
-        })
-        .await
-    };
+    let health = get(&target, "/health", None).await;
     health.print();
     println!(
         "/me costs {:.2}x /health per request (token verification + one indexed read)",
@@ -111,6 +59,81 @@ pub async fn run(base_url: &str, concurrency: usize, duration: Duration) -> anyh
     Ok(())
 }
 
-fn email(run_id: &str, worker: usize, i: u64) -> String {
-    format!("lt-{run_id}-{worker}-{i}@example.com")
+/// Registers accounts for the phase's duration; returns the e-mails that registered.
+async fn register(target: &Target) -> Arc<[String]> {
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let registered = Arc::new(Mutex::new(Vec::new()));
+    let stats = {
+        let (target, registered) = (target.clone(), registered.clone());
+        drive(
+            "POST /v1/users",
+            target.concurrency,
+            target.duration,
+            move |worker, i| {
+                let (target, registered) = (target.clone(), registered.clone());
+                let email = format!("lt-{run_id}-{worker}-{i}@example.com");
+                async move {
+                    let body = json!({"name": "Load Test", "email": email, "password": PASSWORD});
+                    let sent = target
+                        .http
+                        .post(format!("{}/v1/users", target.base))
+                        .json(&body)
+                        .send();
+                    let outcome = label(sent.await, StatusCode::CREATED);
+                    if outcome == "ok" {
+                        registered.lock().expect("not poisoned").push(email);
+                    }
+                    outcome
+                }
+            },
+        )
+        .await
+    };
+    stats.print();
+    registered.lock().expect("not poisoned").clone().into()
+}
+
+/// Logs in as the registered accounts, spread over them.
+async fn login(target: &Target, accounts: &Arc<[String]>) -> Stats {
+    let (target, accounts) = (target.clone(), accounts.clone());
+    drive(
+        "POST /v1/auth/login",
+        target.concurrency,
+        target.duration,
+        move |worker, i| {
+            let target = target.clone();
+            let pick = (worker + usize::try_from(i).unwrap_or(0) * 7) % accounts.len();
+            let body = json!({"email": accounts[pick], "password": PASSWORD});
+            async move {
+                let sent = target
+                    .http
+                    .post(format!("{}/v1/auth/login", target.base))
+                    .json(&body)
+                    .send();
+                label(sent.await, StatusCode::OK)
+            }
+        },
+    )
+    .await
+}
+
+/// GETs `path`, with a bearer token when given.
+async fn get(target: &Target, path: &'static str, token: Option<Arc<str>>) -> Stats {
+    let target = target.clone();
+    drive(
+        &format!("GET {path}"),
+        target.concurrency,
+        target.duration,
+        move |_, _| {
+            let (target, token) = (target.clone(), token.clone());
+            async move {
+                let mut request = target.http.get(format!("{}{path}", target.base));
+                if let Some(token) = token {
+                    request = request.bearer_auth(&*token);
+                }
+                label(request.send().await, StatusCode::OK)
+            }
+        },
+    )
+    .await
 }
