@@ -151,6 +151,12 @@ impl sqlx::Type<sqlx::Postgres> for Money {
     }
 }
 
+impl sqlx::postgres::PgHasArrayType for Money {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <Decimal as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+}
+
 impl sqlx::Encode<'_, sqlx::Postgres> for Money {
     fn encode_by_ref(
         &self,

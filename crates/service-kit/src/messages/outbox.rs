@@ -91,10 +91,15 @@ impl Default for RelayPolicy {
 }
 
 impl RelayPolicy {
-    /// Reads `OUTBOX_DEAD_AFTER_SECONDS` and `OUTBOX_MAX_BACKOFF_SECONDS` (tuning, not secrets).
+    /// Reads `OUTBOX_FIRST_BACKOFF_MS`, `OUTBOX_MAX_BACKOFF_SECONDS` and
+    /// `OUTBOX_DEAD_AFTER_SECONDS` (tuning, not secrets).
     pub fn from_env(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
         let default = Self::default();
         Ok(Self {
+            first_backoff: Duration::from_millis(env.parse_or(
+                "OUTBOX_FIRST_BACKOFF_MS",
+                u64::try_from(default.first_backoff.as_millis()).unwrap_or(1000),
+            )?),
             dead_after: Duration::from_secs(
                 env.parse_or("OUTBOX_DEAD_AFTER_SECONDS", default.dead_after.as_secs())?,
             ),
@@ -210,9 +215,6 @@ impl Relay {
                     0
                 }
             };
-            if let Err(e) = self.update_gauges().await {
-                tracing::warn!(error = %e, "outbox gauges not updated");
-            }
             if delivered == 0 {
                 tokio::select! {
                     () = stop.cancelled() => return,
@@ -224,7 +226,8 @@ impl Relay {
         }
     }
 
-    /// One round: claims due deliveries and attempts each once. Returns how many it attempted.
+    /// One round: claims due deliveries, attempts each once, and refreshes the gauges. Returns
+    /// how many it attempted.
     pub async fn deliver_batch(&self) -> sqlx::Result<usize> {
         let mut tx = self.pool.begin().await?;
         // Due, not yet delivered, and no earlier message of the same aggregate still pending
@@ -250,6 +253,9 @@ impl Relay {
             self.settle(&mut tx, delivery, outcome).await?;
         }
         tx.commit().await?;
+        if let Err(e) = self.update_gauges().await {
+            tracing::warn!(error = %e, "outbox gauges not updated");
+        }
         Ok(claimed.len())
     }
 

@@ -1,0 +1,264 @@
+//! The JSON shapes of seating-service's API, and their validation into domain values.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use service_kit::money::{Currency, Money};
+use service_kit::problem::FieldError;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::domain::{HoldStatus, HoldTtl, SeatSelection, SeatStatus};
+use crate::error::ApiError;
+
+/// The most seats one inventory request may carry (bodies are limited to 1 MiB; larger venues
+/// send several requests, which the upsert makes safe).
+pub const MAX_INVENTORY_SEATS: usize = 5_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryRequest {
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: String,
+    pub seats: Vec<InventorySeat>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventorySeat {
+    pub seat_id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
+
+/// An inventory that passed validation.
+pub struct Inventory {
+    pub currency: Currency,
+    pub seats: Vec<InventorySeat>,
+}
+
+impl InventoryRequest {
+    pub fn validate(self) -> Result<Inventory, ApiError> {
+        let mut errors = Vec::new();
+        let currency = Currency::parse(&self.currency)
+            .map_err(|m| errors.push(FieldError::new("currency", m)))
+            .ok();
+        if self.seats.is_empty() || self.seats.len() > MAX_INVENTORY_SEATS {
+            errors.push(FieldError::new(
+                "seats",
+                format!(
+                    "must hold 1 to {MAX_INVENTORY_SEATS} seats; send more in further requests"
+                ),
+            ));
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut places = std::collections::HashSet::new();
+        for (i, seat) in self.seats.iter().enumerate() {
+            let field = |name: &str| format!("seats[{i}].{name}");
+            if !ids.insert(seat.seat_id) {
+                errors.push(FieldError::new(field("seatId"), "appears twice"));
+            }
+            if !places.insert((&seat.section, &seat.row, seat.number)) {
+                errors.push(FieldError::new(
+                    field("number"),
+                    "another seat has the same section, row and number",
+                ));
+            }
+            if !(1..=50).contains(&seat.section.trim().chars().count()) {
+                errors.push(FieldError::new(
+                    field("section"),
+                    "must be 1 to 50 characters",
+                ));
+            }
+            if !(1..=20).contains(&seat.row.trim().chars().count()) {
+                errors.push(FieldError::new(field("row"), "must be 1 to 20 characters"));
+            }
+            if seat.number < 1 {
+                errors.push(FieldError::new(field("number"), "must be 1 or more"));
+            }
+            if seat.price.is_negative() {
+                errors.push(FieldError::new(field("price"), "must not be negative"));
+            }
+            if errors.len() > 50 {
+                break; // enough to fix the request
+            }
+        }
+        match currency {
+            Some(currency) if errors.is_empty() => Ok(Inventory {
+                currency,
+                seats: self.seats,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryView {
+    pub event_id: Uuid,
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Seats of the event after the upsert.
+    pub seat_count: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveRequest {
+    pub event_id: Uuid,
+    pub seat_ids: Vec<Uuid>,
+    pub holder_id: Uuid,
+    /// Defaults to HOLD_TTL_SECONDS (900); 1 to 3600.
+    pub ttl_seconds: Option<u64>,
+}
+
+pub struct Reservation {
+    pub event_id: Uuid,
+    pub seats: SeatSelection,
+    pub holder_id: Uuid,
+    pub ttl: HoldTtl,
+}
+
+impl ReserveRequest {
+    pub fn validate(&self, default_ttl: std::time::Duration) -> Result<Reservation, ApiError> {
+        let mut errors = Vec::new();
+        let seats = SeatSelection::parse(&self.seat_ids)
+            .map_err(|m| errors.push(FieldError::new("seatIds", m)))
+            .ok();
+        let ttl = HoldTtl::parse(self.ttl_seconds, default_ttl)
+            .map_err(|m| errors.push(FieldError::new("ttlSeconds", m)))
+            .ok();
+        match (seats, ttl) {
+            (Some(seats), Some(ttl)) => Ok(Reservation {
+                event_id: self.event_id,
+                seats,
+                holder_id: self.holder_id,
+                ttl,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldSeat {
+    pub seat_id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldView {
+    pub hold_id: Uuid,
+    pub event_id: Uuid,
+    pub holder_id: Uuid,
+    pub status: HoldStatus,
+    pub expires_at: DateTime<Utc>,
+    pub seats: Vec<HeldSeat>,
+    #[schema(value_type = String)]
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRequest {
+    pub hold_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocateRequest {
+    pub hold_id: Uuid,
+    pub order_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnRequest {
+    pub event_id: Uuid,
+    pub seat_ids: Vec<Uuid>,
+    pub order_id: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnView {
+    pub event_id: Uuid,
+    pub order_id: Uuid,
+    /// Seats this call made available again (empty when repeated).
+    pub returned: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SeatQuery {
+    pub event_id: Uuid,
+    /// AVAILABLE, HELD or SOLD.
+    pub status: Option<String>,
+    pub section: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatView {
+    pub seat_id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+    pub status: SeatStatus,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatList {
+    pub event_id: Uuid,
+    pub currency: String,
+    pub items: Vec<SeatView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMap {
+    pub event_id: Uuid,
+    pub currency: String,
+    /// ON_SALE, SOLD_OUT or CANCELLED.
+    pub status: String,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    pub sections: Vec<SectionView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionView {
+    pub section: String,
+    pub available: i64,
+    pub rows: Vec<RowView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowView {
+    pub row: String,
+    pub seats: Vec<SeatMapSeat>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMapSeat {
+    pub seat_id: Uuid,
+    pub number: i32,
+    pub price: Money,
+    pub status: SeatStatus,
+}

@@ -1,0 +1,45 @@
+//! seating-service's configuration.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use service_kit::config::{self, CommonConfig, ConfigError, Env, ports};
+use service_kit::messages::Service;
+use service_kit::messages::outbox::RelayPolicy;
+
+pub const SERVICE: &str = "seating-service";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// How long a hold lasts when the request does not say (`HOLD_TTL_SECONDS`, 900).
+    pub hold_ttl: Duration,
+    pub user_service_url: String,
+    pub catalog_service_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub relay: RelayPolicy,
+    /// How often expired holds are marked `EXPIRED` (they stop blocking at `expiresAt` anyway).
+    pub sweep_interval: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env, SERVICE, ports::SEATING, "seating")?;
+        let (user_var, user_port) = Service::User.url_variable();
+        let (catalog_var, catalog_port) = Service::Catalog.url_variable();
+        let (client_id, client_secret) = config::service_credentials(env, SERVICE)?;
+        Ok(Self {
+            common,
+            hold_ttl: Duration::from_secs(env.parse_or("HOLD_TTL_SECONDS", 900)?),
+            user_service_url: config::service_url(env, user_var, user_port)?,
+            catalog_service_url: config::service_url(env, catalog_var, catalog_port)?,
+            client_id,
+            client_secret,
+            relay: RelayPolicy::from_env(env)?,
+            sweep_interval: Duration::from_millis(env.parse_or("HOLD_SWEEP_INTERVAL_MS", 1000)?),
+            request_timeout: Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?),
+        })
+    }
+}

@@ -1,0 +1,106 @@
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub currency: String,
+    pub status: String,
+    pub unsold: i32,
+    pub sold_out: bool,
+}
+
+impl EventRow {
+    pub fn cancelled(&self) -> bool {
+        self.status == "CANCELLED"
+    }
+
+    /// As catalog names it: ON_SALE, SOLD_OUT or CANCELLED.
+    pub fn public_status(&self) -> &'static str {
+        match (self.cancelled(), self.sold_out) {
+            (true, _) => "CANCELLED",
+            (false, true) => "SOLD_OUT",
+            (false, false) => "ON_SALE",
+        }
+    }
+}
+
+const COLUMNS: &str = "id, currency, status, unsold, sold_out";
+
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM events WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Creates the event on its first inventory; locks its row either way for the rest of the
+/// transaction.
+pub async fn upsert_locked(
+    conn: &mut PgConnection,
+    id: Uuid,
+    currency: &str,
+) -> sqlx::Result<EventRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO events (id, currency) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET updated_at = now()
+         RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(currency)
+    .fetch_one(conn)
+    .await
+}
+
+/// Recounts the unsold seats after an inventory change; returns the event as it is now.
+pub async fn recount(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<EventRow> {
+    sqlx::query_as(&format!(
+        "UPDATE events
+         SET unsold = (SELECT count(*) FROM seats WHERE event_id = $1 AND sold_order_id IS NULL)
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Adds `delta` to the unsold count under the row's lock, unless the event is cancelled
+/// (`None`). Concurrent sales of one event serialise here, so exactly one of them sees 0.
+pub async fn adjust_unsold(
+    conn: &mut PgConnection,
+    id: Uuid,
+    delta: i32,
+) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE events SET unsold = unsold + $2, updated_at = now()
+         WHERE id = $1 AND status = 'ON_SALE' RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(delta)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_sold_out(conn: &mut PgConnection, id: Uuid, sold_out: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE events SET sold_out = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(sold_out)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the event cancelled (creating it when seating never had its inventory, so that a late
+/// inventory cannot put it on sale).
+pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO events (id, currency, status, cancel_reason) VALUES ($1, 'XXX', 'CANCELLED', $2)
+         ON CONFLICT (id) DO UPDATE
+            SET status = 'CANCELLED', cancel_reason = EXCLUDED.cancel_reason, updated_at = now()",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! Seats, and the two statements that keep the invariant: [`claim`] and [`sell_hold`].
+
+use std::time::Duration;
+
+use service_kit::money::Money;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::api::{HeldSeat, InventorySeat};
+use crate::domain::SeatStatus;
+
+/// A seat's status as of now, computed in SQL the same way everywhere.
+const STATUS: &str = "CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
+                           WHEN held_until > now() THEN 'HELD'
+                           ELSE 'AVAILABLE' END";
+
+/// Upserts an inventory: new seats are inserted; a known seat keeps its state and changes its
+/// price only while it is available. Returns the ids it matched, so that a seat id that belongs
+/// to another event (not matched) can be reported.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    seats: &[InventorySeat],
+) -> sqlx::Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.seat_id).collect();
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.trim()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.trim()).collect();
+    let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
+    let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
+    sqlx::query_scalar(
+        "INSERT INTO seats (id, event_id, section, row, number, price)
+         SELECT id, $1, section, row, number, price
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
+              AS s(id, section, row, number, price)
+         ON CONFLICT (id) DO UPDATE
+            SET price = CASE WHEN seats.sold_order_id IS NULL
+                              AND (seats.held_until IS NULL OR seats.held_until <= now())
+                             THEN EXCLUDED.price ELSE seats.price END
+            WHERE seats.event_id = EXCLUDED.event_id
+         RETURNING id",
+    )
+    .bind(event_id)
+    .bind(&ids)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(&prices)
+    .fetch_all(conn)
+    .await
+}
+
+/// THE claim: points every requested seat that is free right now at `hold_id`, in one
+/// statement. Free means not sold and not held by an unexpired hold. Rows that a concurrent
+/// transaction has locked (it is claiming, allocating or releasing them) are skipped rather than
+/// waited for, so a claim never blocks and never deadlocks; a skipped seat simply counts as
+/// taken. The caller compares the count with its request and rolls back when short: all or
+/// nothing.
+pub async fn claim(
+    conn: &mut PgConnection,
+    hold_id: Uuid,
+    event_id: Uuid,
+    seat_ids: &[Uuid],
+    ttl: Duration,
+) -> sqlx::Result<Vec<HeldSeat>> {
+    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
+        "UPDATE seats SET hold_id = $1, held_until = now() + $4
+         WHERE id IN (SELECT id FROM seats
+                      WHERE event_id = $2 AND id = ANY($3)
+                        AND sold_order_id IS NULL
+                        AND (held_until IS NULL OR held_until <= now())
+                      ORDER BY id
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, section, row, number, price",
+    )
+    .bind(hold_id)
+    .bind(event_id)
+    .bind(seat_ids)
+    .bind(ttl)
+    .fetch_all(conn)
+    .await
+    .map(|rows| {
+        rows.into_iter()
+            .map(|(seat_id, section, row, number, price)| HeldSeat {
+                seat_id,
+                section,
+                row,
+                number,
+                price,
+            })
+            .collect()
+    })
+}
+
+/// Of `seat_ids`, those that are not seats of the event.
+pub async fn unknown(
+    db: impl PgExecutor<'_>,
+    event_id: Uuid,
+    seat_ids: &[Uuid],
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM unnest($2::uuid[]) AS wanted(id)
+         WHERE NOT EXISTS (SELECT 1 FROM seats s WHERE s.id = wanted.id AND s.event_id = $1)",
+    )
+    .bind(event_id)
+    .bind(seat_ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Sells the seats that still point at `hold_id` and whose hold has not expired. Returns how
+/// many; fewer than the hold has means some were lost to expiry, and the caller rolls back.
+pub async fn sell_hold(
+    conn: &mut PgConnection,
+    hold_id: Uuid,
+    order_id: Uuid,
+) -> sqlx::Result<u64> {
+    let sold = sqlx::query(
+        "UPDATE seats SET sold_order_id = $2, hold_id = NULL, held_until = NULL
+         WHERE hold_id = $1 AND sold_order_id IS NULL AND held_until > now()",
+    )
+    .bind(hold_id)
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(sold.rows_affected())
+}
+
+/// Frees the seats still pointing at a released hold.
+pub async fn free_hold(conn: &mut PgConnection, hold_id: Uuid) -> sqlx::Result<u64> {
+    let freed = sqlx::query(
+        "UPDATE seats SET hold_id = NULL, held_until = NULL
+         WHERE hold_id = $1 AND sold_order_id IS NULL",
+    )
+    .bind(hold_id)
+    .execute(conn)
+    .await?;
+    Ok(freed.rows_affected())
+}
+
+/// Makes the seats sold to `order_id` available again; returns those it changed (none when
+/// repeated).
+pub async fn return_sold(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    seat_ids: &[Uuid],
+    order_id: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "UPDATE seats SET sold_order_id = NULL
+         WHERE event_id = $1 AND id = ANY($2) AND sold_order_id = $3
+         RETURNING id",
+    )
+    .bind(event_id)
+    .bind(seat_ids)
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SeatRow {
+    pub id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+    pub status: String,
+}
+
+impl SeatRow {
+    pub fn status(&self) -> SeatStatus {
+        SeatStatus::parse(&self.status).unwrap_or(SeatStatus::Available)
+    }
+}
+
+/// The seats of an event in map order, optionally filtered.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    event_id: Uuid,
+    status: Option<SeatStatus>,
+    section: Option<&str>,
+) -> sqlx::Result<Vec<SeatRow>> {
+    sqlx::query_as(&format!(
+        "SELECT id, section, row, number, price, status FROM (
+            SELECT id, section, row, number, price, {STATUS} AS status
+            FROM seats WHERE event_id = $1 AND ($3::text IS NULL OR section = $3)
+         ) s
+         WHERE $2::text IS NULL OR status = $2
+         ORDER BY section, length(row), row, number"
+    ))
+    .bind(event_id)
+    .bind(status.map(SeatStatus::as_str))
+    .bind(section)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM seats WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_one(db)
+        .await
+}

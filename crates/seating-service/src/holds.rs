@@ -1,0 +1,265 @@
+//! Holds: reserve, read, release, allocate, and the return of sold seats.
+
+use service_kit::auth::{Caller, Role};
+use service_kit::messages::{outbox, types};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::api::{HeldSeat, HoldView, Reservation, ReturnRequest, ReturnView};
+use crate::config::SERVICE;
+use crate::db::holds::{self, HoldRow};
+use crate::db::{events, seats};
+use crate::domain::HoldStatus;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Holds all the requested seats or none: 409 naming the seats that are taken.
+#[tracing::instrument(skip_all, fields(event_id = %reservation.event_id, seats = reservation.seats.len()))]
+pub async fn reserve(
+    state: &AppState,
+    caller: &Caller,
+    reservation: Reservation,
+) -> ApiResult<HoldView> {
+    // A buyer holds for themselves; services (order-service) for anyone.
+    if !caller.is_service() && caller.user_id() != Some(reservation.holder_id) {
+        return Err(ApiError::Problem(
+            service_kit::Problem::forbidden().with_detail("You can only hold seats for yourself."),
+        ));
+    }
+    let outcome = try_reserve(state, &reservation).await;
+    state.metrics.record_reservation(&outcome);
+    outcome
+}
+
+async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
+    let event = events::find(&state.pool, r.event_id)
+        .await?
+        .ok_or(ApiError::EventNotFound)?;
+    if event.cancelled() {
+        return Err(ApiError::NotOnSale);
+    }
+    let hold_id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    let expires_at =
+        holds::insert(&mut tx, hold_id, r.event_id, r.holder_id, r.ttl.duration()).await?;
+    let claimed = seats::claim(
+        &mut tx,
+        hold_id,
+        r.event_id,
+        r.seats.ids(),
+        r.ttl.duration(),
+    )
+    .await?;
+    if claimed.len() < r.seats.len() {
+        tx.rollback().await?;
+        return Err(shortfall(state, r, &claimed).await?);
+    }
+    holds::insert_seats(&mut tx, hold_id, &claimed).await?;
+    tx.commit().await?;
+    tracing::info!(%hold_id, "seats held");
+    Ok(HoldView {
+        hold_id,
+        event_id: r.event_id,
+        holder_id: r.holder_id,
+        status: HoldStatus::Active,
+        expires_at,
+        seats: claimed,
+        currency: event.currency,
+        order_id: None,
+    })
+}
+
+/// Why a claim came up short: seats that are not the event's (422), or seats taken (409).
+async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> ApiResult<ApiError> {
+    let unknown = seats::unknown(&state.pool, r.event_id, r.seats.ids()).await?;
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(Uuid::to_string).collect();
+        return Ok(ApiError::field(
+            "seatIds",
+            format!("not seats of this event: {}", list.join(", ")),
+        ));
+    }
+    let conflicts = r
+        .seats
+        .ids()
+        .iter()
+        .filter(|id| !claimed.iter().any(|c| c.seat_id == **id))
+        .copied()
+        .collect();
+    Ok(ApiError::SeatsTaken(conflicts))
+}
+
+/// A hold, for its holder or a service; anyone else gets 404.
+pub async fn get(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiResult<HoldView> {
+    let hold = holds::find(&state.pool, hold_id)
+        .await?
+        .filter(|h| visible(caller, h))
+        .ok_or(ApiError::HoldNotFound)?;
+    view(&state.pool, hold).await
+}
+
+fn visible(caller: &Caller, hold: &HoldRow) -> bool {
+    caller.is_service() || caller.user_id() == Some(hold.holder_id)
+}
+
+async fn view(db: impl sqlx::PgExecutor<'_>, hold: HoldRow) -> ApiResult<HoldView> {
+    let seats = holds::seats_of(db, hold.id).await?;
+    Ok(HoldView {
+        hold_id: hold.id,
+        event_id: hold.event_id,
+        holder_id: hold.holder_id,
+        status: hold.status(),
+        expires_at: hold.expires_at,
+        seats,
+        currency: hold.currency,
+        order_id: hold.order_id,
+    })
+}
+
+/// Releases a hold; releasing it again (or an expired one) changes nothing. An allocated hold
+/// cannot be released: its seats are sold (409).
+#[tracing::instrument(skip_all, fields(%hold_id))]
+pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiResult<HoldView> {
+    let mut tx = state.pool.begin().await?;
+    let hold = holds::lock(&mut tx, hold_id)
+        .await?
+        .filter(|h| visible(caller, h))
+        .ok_or(ApiError::HoldNotFound)?;
+    match HoldStatus::parse(&hold.status) {
+        HoldStatus::Active => {
+            holds::set_status(&mut tx, hold_id, HoldStatus::Released).await?;
+            seats::free_hold(&mut tx, hold_id).await?;
+            tracing::info!("hold released");
+        }
+        HoldStatus::Released | HoldStatus::Expired => {}
+        HoldStatus::Allocated => {
+            return Err(ApiError::HoldNotActive(
+                "The hold was allocated to an order; its seats are sold.".into(),
+            ));
+        }
+    }
+    let hold = holds::lock(&mut tx, hold_id)
+        .await?
+        .ok_or(ApiError::HoldNotFound)?;
+    let view = view(&mut *tx, hold).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Sells a hold's seats to an order (services only). Only an active, unexpired hold can be
+/// allocated; allocating it again to the same order answers the same.
+#[tracing::instrument(skip_all, fields(%hold_id, %order_id))]
+pub async fn allocate(
+    state: &AppState,
+    caller: &Caller,
+    hold_id: Uuid,
+    order_id: Uuid,
+) -> ApiResult<HoldView> {
+    caller.require(&[Role::Service])?;
+    let mut tx = state.pool.begin().await?;
+    let hold = holds::lock(&mut tx, hold_id)
+        .await?
+        .ok_or(ApiError::HoldNotFound)?;
+    match hold.status() {
+        HoldStatus::Allocated if hold.order_id == Some(order_id) => {
+            let view = view(&mut *tx, hold).await?;
+            tx.commit().await?;
+            return Ok(view);
+        }
+        HoldStatus::Allocated => {
+            return Err(ApiError::HoldNotActive(
+                "The hold was allocated to another order.".into(),
+            ));
+        }
+        HoldStatus::Released => {
+            return Err(ApiError::HoldNotActive("The hold was released.".into()));
+        }
+        HoldStatus::Expired => return Err(expired(state)),
+        HoldStatus::Active => {}
+    }
+    let held = holds::seats_of(&mut *tx, hold_id).await?.len();
+    let sold = seats::sell_hold(&mut tx, hold_id, order_id).await?;
+    if usize::try_from(sold).ok() != Some(held) {
+        // The hold expired while we looked (its seats may be someone else's now).
+        tx.rollback().await?;
+        return Err(expired(state));
+    }
+    holds::allocate(&mut tx, hold_id, order_id).await?;
+    let delta = -i32::try_from(sold).unwrap_or(i32::MAX);
+    let Some(event) = events::adjust_unsold(&mut tx, hold.event_id, delta).await? else {
+        tx.rollback().await?;
+        return Err(ApiError::NotOnSale);
+    };
+    if event.unsold == 0 && !event.sold_out {
+        events::set_sold_out(&mut tx, event.id, true).await?;
+        announce(&mut tx, types::SEATING_SOLD_OUT, event.id).await?;
+        tracing::info!(event_id = %event.id, "event sold out");
+    }
+    let hold = holds::lock(&mut tx, hold_id)
+        .await?
+        .ok_or(ApiError::HoldNotFound)?;
+    let view = view(&mut *tx, hold).await?;
+    tx.commit().await?;
+    tracing::info!("hold allocated");
+    Ok(view)
+}
+
+fn expired(state: &AppState) -> ApiError {
+    state.metrics.failed("expired");
+    ApiError::HoldNotActive("The hold expired.".into())
+}
+
+/// Makes the seats of a refunded order available again (services only); repeating it changes
+/// nothing. The first seat back on a sold-out event announces `seating.available`.
+#[tracing::instrument(skip_all, fields(event_id = %request.event_id, order_id = %request.order_id))]
+pub async fn return_seats(
+    state: &AppState,
+    caller: &Caller,
+    request: &ReturnRequest,
+) -> ApiResult<ReturnView> {
+    caller.require(&[Role::Service])?;
+    if request.seat_ids.is_empty() || request.seat_ids.len() > 100 {
+        return Err(ApiError::field("seatIds", "must name 1 to 100 seats"));
+    }
+    let mut tx = state.pool.begin().await?;
+    let returned = seats::return_sold(
+        &mut tx,
+        request.event_id,
+        &request.seat_ids,
+        request.order_id,
+    )
+    .await?;
+    if !returned.is_empty() {
+        let delta = i32::try_from(returned.len()).unwrap_or(i32::MAX);
+        if let Some(event) = events::adjust_unsold(&mut tx, request.event_id, delta).await? {
+            if event.sold_out {
+                events::set_sold_out(&mut tx, event.id, false).await?;
+                announce(&mut tx, types::SEATING_AVAILABLE, event.id).await?;
+                tracing::info!(event_id = %event.id, "seats available again");
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(ReturnView {
+        event_id: request.event_id,
+        order_id: request.order_id,
+        returned,
+    })
+}
+
+/// Writes an event-level message to the outbox, in the caller's transaction.
+pub async fn announce(
+    conn: &mut PgConnection,
+    message_type: &str,
+    event_id: Uuid,
+) -> sqlx::Result<()> {
+    outbox::enqueue(
+        conn,
+        SERVICE,
+        message_type,
+        &event_id.to_string(),
+        serde_json::json!({ "eventId": event_id }),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Inventory (from catalog), the seat list and map (for buyers), and cancellation.
+
+use std::collections::BTreeMap;
+
+use service_kit::auth::{Caller, Role};
+use service_kit::messages::types;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::api::{
+    Inventory, InventoryView, RowView, SeatList, SeatMap, SeatMapSeat, SeatQuery, SeatView,
+    SectionView,
+};
+use crate::db::{events, holds, seats};
+use crate::domain::SeatStatus;
+use crate::error::{ApiError, ApiResult};
+use crate::holds::announce;
+use crate::state::AppState;
+
+/// The idempotent upsert catalog calls when it publishes an event (services only).
+#[tracing::instrument(skip_all, fields(%event_id, seats = inventory.seats.len()))]
+pub async fn upsert(
+    state: &AppState,
+    caller: &Caller,
+    event_id: Uuid,
+    inventory: Inventory,
+) -> ApiResult<InventoryView> {
+    caller.require(&[Role::Service])?;
+    let currency = inventory.currency.to_string();
+    let mut tx = state.pool.begin().await?;
+    let event = events::upsert_locked(&mut tx, event_id, &currency).await?;
+    if event.cancelled() {
+        return Err(ApiError::NotOnSale);
+    }
+    if event.currency != currency {
+        return Err(ApiError::InventoryConflict(format!(
+            "The event's seats are priced in {}, not {currency}.",
+            event.currency
+        )));
+    }
+    let matched = seats::upsert(&mut tx, event_id, &inventory.seats).await?;
+    if matched.len() < inventory.seats.len() {
+        let foreign: Vec<String> = inventory
+            .seats
+            .iter()
+            .filter(|s| !matched.contains(&s.seat_id))
+            .map(|s| s.seat_id.to_string())
+            .collect();
+        return Err(ApiError::InventoryConflict(format!(
+            "These seat ids belong to another event: {}",
+            foreign.join(", ")
+        )));
+    }
+    let event = events::recount(&mut tx, event_id).await?;
+    if event.sold_out && event.unsold > 0 {
+        events::set_sold_out(&mut tx, event_id, false).await?;
+        announce(&mut tx, types::SEATING_AVAILABLE, event_id).await?;
+    }
+    let seat_count = seats::count(&mut *tx, event_id).await?;
+    tx.commit().await?;
+    tracing::info!(seat_count, "inventory upserted");
+    Ok(InventoryView {
+        event_id,
+        currency: inventory.currency,
+        seat_count,
+    })
+}
+
+/// Handles `event.cancelled`: no hold is taken from now on, and active holds are released.
+/// Runs inside the inbox transaction.
+pub async fn cancel(conn: &mut PgConnection, event_id: Uuid, reason: &str) -> sqlx::Result<()> {
+    events::cancel(conn, event_id, reason).await?;
+    let released = holds::release_all_of_event(conn, event_id).await?;
+    tracing::info!(%event_id, released, "event cancelled");
+    Ok(())
+}
+
+pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatList> {
+    let status = query
+        .status
+        .as_deref()
+        .map(SeatStatus::parse)
+        .transpose()
+        .map_err(|m| ApiError::field("status", m))?;
+    let event = events::find(&state.pool, query.event_id)
+        .await?
+        .ok_or(ApiError::EventNotFound)?;
+    let rows = seats::list(&state.pool, event.id, status, query.section.as_deref()).await?;
+    Ok(SeatList {
+        event_id: event.id,
+        currency: event.currency,
+        items: rows
+            .into_iter()
+            .map(|s| SeatView {
+                status: s.status(),
+                seat_id: s.id,
+                section: s.section,
+                row: s.row,
+                number: s.number,
+                price: s.price,
+            })
+            .collect(),
+    })
+}
+
+/// Seats grouped by section and row, with counts.
+pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
+    let event = events::find(&state.pool, event_id)
+        .await?
+        .ok_or(ApiError::EventNotFound)?;
+    let rows = seats::list(&state.pool, event_id, None, None).await?;
+    let mut counts = BTreeMap::<SeatStatus, i64>::new();
+    // Sections in order of first appearance (the list is sorted), rows likewise.
+    let mut sections: Vec<SectionView> = Vec::new();
+    for seat in rows {
+        let status = seat.status();
+        *counts.entry(status).or_default() += 1;
+        if sections.last().is_none_or(|s| s.section != seat.section) {
+            sections.push(SectionView {
+                section: seat.section.clone(),
+                available: 0,
+                rows: Vec::new(),
+            });
+        }
+        let section = sections.last_mut().expect("pushed above");
+        if status == SeatStatus::Available {
+            section.available += 1;
+        }
+        if section.rows.last().is_none_or(|r| r.row != seat.row) {
+            section.rows.push(RowView {
+                row: seat.row.clone(),
+                seats: Vec::new(),
+            });
+        }
+        section
+            .rows
+            .last_mut()
+            .expect("pushed above")
+            .seats
+            .push(SeatMapSeat {
+                seat_id: seat.id,
+                number: seat.number,
+                price: seat.price,
+                status,
+            });
+    }
+    let count = |s| counts.get(&s).copied().unwrap_or(0);
+    Ok(SeatMap {
+        event_id,
+        status: event.public_status().to_owned(),
+        currency: event.currency,
+        available: count(SeatStatus::Available),
+        held: count(SeatStatus::Held),
+        sold: count(SeatStatus::Sold),
+        sections,
+    })
+}

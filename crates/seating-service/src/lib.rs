@@ -1,0 +1,22 @@
+//! seating-service: seat availability. Holds with a time limit, their release, their allocation
+//! to a paid order, and the return of seats from refunded orders, correct under any concurrency.
+//!
+//! - [`routes`]: the HTTP API (thin handlers), [`api`]: its JSON shapes and validation;
+//! - [`holds`], [`inventory`]: what the API does; [`messages`]: what it does on `event.cancelled`;
+//! - [`domain`]: seat selections, TTLs, the hold's states;
+//! - [`db`]: queries, among them the claim that keeps the invariant ([`db::seats::claim`]);
+//! - [`sweeper`]: marks expired holds; [`config`], [`startup`]: configuration and assembly.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod holds;
+pub mod inventory;
+pub mod messages;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod sweeper;

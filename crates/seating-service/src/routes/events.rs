@@ -1,0 +1,48 @@
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, put};
+use service_kit::Problem;
+use service_kit::auth::Caller;
+use service_kit::extract::{Json, Path};
+use uuid::Uuid;
+
+use crate::api::{InventoryRequest, InventoryView, SeatMap};
+use crate::error::ApiResult;
+use crate::inventory;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/events/{eventId}/inventory", put(upsert_inventory))
+        .route("/v1/events/{eventId}/seatmap", get(seat_map))
+}
+
+/// Upsert an event's seats (catalog, when it publishes). Idempotent: held and sold seats keep
+/// their state; a price changes only while the seat is available.
+#[utoipa::path(put, path = "/v1/events/{eventId}/inventory", tag = "inventory",
+    security(("bearer" = [])), params(("eventId" = Uuid, Path)), request_body = InventoryRequest,
+    responses((status = 200, body = InventoryView), (status = 403, body = Problem),
+        (status = 409, description = "Event cancelled, other currency, or seat ids of another event", body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn upsert_inventory(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(event_id): Path<Uuid>,
+    Json(request): Json<InventoryRequest>,
+) -> ApiResult<Json<InventoryView>> {
+    let inventory_in = request.validate()?;
+    Ok(Json(
+        inventory::upsert(&state, &caller, event_id, inventory_in).await?,
+    ))
+}
+
+/// Seats grouped by section and row, with status, price and counts.
+#[utoipa::path(get, path = "/v1/events/{eventId}/seatmap", tag = "seats",
+    params(("eventId" = Uuid, Path)),
+    responses((status = 200, body = SeatMap), (status = 404, body = Problem)))]
+pub async fn seat_map(
+    State(state): State<AppState>,
+    Path(event_id): Path<Uuid>,
+) -> ApiResult<Json<SeatMap>> {
+    Ok(Json(inventory::seat_map(&state, event_id).await?))
+}

@@ -1,0 +1,79 @@
+//! What every handler can reach, and seating's own metrics.
+
+use std::time::Duration;
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+use service_kit::idempotency::IdempotencyStore;
+use service_kit::metrics::Metrics;
+use sqlx::PgPool;
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub idempotency: IdempotencyStore,
+    pub hold_ttl: Duration,
+    pub metrics: SeatingMetrics,
+}
+
+#[derive(Clone)]
+pub struct SeatingMetrics {
+    reservations: IntCounterVec,
+    failures: IntCounterVec,
+    pub holds_active: IntGauge,
+    pub expirations: IntCounter,
+}
+
+impl SeatingMetrics {
+    pub fn register(metrics: &Metrics) -> Self {
+        let counter_vec = |name: &str, help: &str, label: &str| {
+            metrics.register(
+                IntCounterVec::new(Opts::new(name, help), &[label])
+                    .expect("static metric definition"),
+            )
+        };
+        Self {
+            reservations: counter_vec(
+                "seat_reservations_total",
+                "Reserve requests by result (created, failed)",
+                "result",
+            ),
+            failures: counter_vec(
+                "seat_reservations_failed_total",
+                "Failed reservations and allocations by reason (conflict, expired, not_on_sale, invalid)",
+                "reason",
+            ),
+            holds_active: metrics.register(
+                IntGauge::new("seat_holds_active", "Holds active right now")
+                    .expect("static metric definition"),
+            ),
+            expirations: metrics.register(
+                IntCounter::new(
+                    "seat_hold_expirations_total",
+                    "Holds marked expired by the sweeper",
+                )
+                .expect("static metric definition"),
+            ),
+        }
+    }
+
+    pub fn record_reservation<T>(&self, outcome: &ApiResult<T>) {
+        let reason = match outcome {
+            Ok(_) => {
+                self.reservations.with_label_values(&["created"]).inc();
+                return;
+            }
+            Err(ApiError::SeatsTaken(_)) => "conflict",
+            Err(ApiError::NotOnSale) => "not_on_sale",
+            Err(ApiError::Validation(_) | ApiError::EventNotFound) => "invalid",
+            Err(_) => "error",
+        };
+        self.reservations.with_label_values(&["failed"]).inc();
+        self.failed(reason);
+    }
+
+    pub fn failed(&self, reason: &str) {
+        self.failures.with_label_values(&[reason]).inc();
+    }
+}

@@ -1,0 +1,179 @@
+//! The invariant under fire: many clients at once, then the database is checked directly.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{StatusCode, TestApp};
+
+/// No seat may point at more than one hold, and every ACTIVE unexpired hold must own all of
+/// its seats; no seat sold to an order whose hold is not ALLOCATED.
+async fn assert_invariant(pool: &PgPool) {
+    let double_held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+            SELECT hs.seat_id FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
+            WHERE h.status = 'ACTIVE' AND h.expires_at > now()
+            GROUP BY hs.seat_id HAVING count(*) > 1) twice",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(double_held, 0, "a seat is in two active holds");
+    let orphaned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
+         JOIN seats s ON s.id = hs.seat_id
+         WHERE h.status = 'ACTIVE' AND h.expires_at > now() AND s.hold_id IS DISTINCT FROM h.id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(orphaned, 0, "an active hold does not own one of its seats");
+    let wrongly_sold: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM seats s
+         WHERE s.sold_order_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
+            WHERE hs.seat_id = s.id AND h.status = 'ALLOCATED' AND h.order_id = s.sold_order_id)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(wrongly_sold, 0, "a seat is sold without an allocated hold");
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_hundred_concurrent_reserves_never_double_hold_a_seat(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (event, seats) = app.event_with_seats(40).await;
+    let hot = &seats[..30];
+    let attempts = (0..200).map(|_| {
+        let mut rng = rand::thread_rng();
+        let k = [1, 2, 3, 4][usize::from(rand::random::<u8>() % 4)];
+        let wanted: Vec<Uuid> = hot.choose_multiple(&mut rng, k).copied().collect();
+        let app = &app;
+        async move {
+            let response = app.reserve(event, &wanted, Uuid::now_v7(), None).await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, wanted, body)
+        }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+
+    let mut owner: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut created = 0;
+    for (status, wanted, body) in &outcomes {
+        match *status {
+            StatusCode::CREATED => {
+                created += 1;
+                let hold: Uuid = body["holdId"].as_str().unwrap().parse().unwrap();
+                let held: Vec<Uuid> = body["seats"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["seatId"].as_str().unwrap().parse().unwrap())
+                    .collect();
+                let mut sorted = wanted.clone();
+                sorted.sort();
+                let mut held_sorted = held.clone();
+                held_sorted.sort();
+                assert_eq!(held_sorted, sorted, "a hold got other seats than asked");
+                for seat in held {
+                    assert!(
+                        owner.insert(seat, hold).is_none(),
+                        "seat {seat} answered 201 twice"
+                    );
+                }
+            }
+            StatusCode::CONFLICT => assert!(!body["conflicts"].as_array().unwrap().is_empty()),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(created >= 5, "only {created} holds were created");
+    // Every 201's seats belong to that hold, in the database.
+    for (seat, hold) in &owner {
+        let pointed: Option<Uuid> = sqlx::query_scalar("SELECT hold_id FROM seats WHERE id = $1")
+            .bind(seat)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(pointed, Some(*hold));
+    }
+    assert_invariant(&app.pool).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn allocate_racing_release_and_expiry_sells_each_seat_at_most_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (event, seats) = app.event_with_seats(60).await;
+    // 30 holds of 2 seats, 1-second TTL.
+    let mut holds = Vec::new();
+    for pair in seats.chunks(2) {
+        holds.push((app.held(event, pair, Some(1)).await, pair.to_vec()));
+    }
+    // For each hold at once: an allocation, a release, and (after expiry) a competing reserve.
+    let races = holds.iter().enumerate().map(|(i, (hold, pair))| {
+        let app = &app;
+        async move {
+            // Spread the allocations across the expiry instant.
+            tokio::time::sleep(Duration::from_millis(30 * (i as u64 % 40))).await;
+            let order = Uuid::now_v7();
+            let (allocated, released, stolen) = tokio::join!(
+                app.allocate(*hold, order),
+                async {
+                    if i % 3 == 0 {
+                        Some(app.release(*hold, &app.service_token).await.status())
+                    } else {
+                        None
+                    }
+                },
+                async {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    app.reserve(event, pair, Uuid::now_v7(), None)
+                        .await
+                        .status()
+                }
+            );
+            (allocated.status(), released, stolen)
+        }
+    });
+    let outcomes = futures::future::join_all(races).await;
+    for (allocated, released, stolen) in &outcomes {
+        assert!(
+            matches!(*allocated, StatusCode::OK | StatusCode::CONFLICT),
+            "{allocated}"
+        );
+        if let Some(released) = released {
+            assert!(
+                matches!(*released, StatusCode::OK | StatusCode::CONFLICT),
+                "{released}"
+            );
+        }
+        assert!(
+            matches!(*stolen, StatusCode::CREATED | StatusCode::CONFLICT),
+            "{stolen}"
+        );
+        // A seat that was sold cannot also be held by the thief.
+        assert!(
+            !(*allocated == StatusCode::OK && *stolen == StatusCode::CREATED),
+            "sold and held again"
+        );
+    }
+    let sold: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM seats WHERE sold_order_id IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let allocated = outcomes.iter().filter(|o| o.0 == StatusCode::OK).count();
+    assert_eq!(sold, i64::try_from(allocated * 2).unwrap());
+    assert_invariant(&app.pool).await;
+    let unsold: i32 = sqlx::query_scalar("SELECT unsold FROM events WHERE id = $1")
+        .bind(event)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(i64::from(unsold), 60 - sold, "the unsold count drifted");
+}
