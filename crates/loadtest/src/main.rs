@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)] // a benchmark's output is its report
 
 mod drive;
+mod seating;
 mod tokens;
 mod users;
 
@@ -32,6 +33,31 @@ enum Scenario {
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
     },
+    /// seating-service: C buyers holding k random seats, then the same statements as raw SQL.
+    Seating {
+        #[arg(long, default_value = "http://localhost:4000")]
+        seating_url: String,
+        #[arg(long, default_value = "http://localhost:8080")]
+        user_url: String,
+        /// seating-service's database, for the raw SQL run and the invariant check.
+        #[arg(
+            long,
+            default_value = "postgres://postgres:postgres@localhost:5432/ticketing_seating"
+        )]
+        database_url: String,
+        #[arg(long, short = 'n', default_value_t = 2_000)]
+        seats: usize,
+        #[arg(long, short, default_value_t = 32)]
+        concurrency: usize,
+        /// Seats per hold.
+        #[arg(long, short, default_value_t = 2)]
+        k: usize,
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+        /// Sell this fraction first (0.99 measures the last 1 % of an almost sold-out event).
+        #[arg(long, default_value_t = 0.0)]
+        sold_fraction: f64,
+    },
     /// In-process cost of verifying one access token (EdDSA signature and claims).
     VerifyToken {
         #[arg(long, default_value_t = 20_000)]
@@ -47,6 +73,28 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             duration,
         } => users::run(&base_url, concurrency, Duration::from_secs(duration)).await,
+        Scenario::Seating {
+            seating_url,
+            user_url,
+            database_url,
+            seats,
+            concurrency,
+            k,
+            duration,
+            sold_fraction,
+        } => {
+            seating::run(seating::Options {
+                seating_url,
+                user_url,
+                database_url,
+                seats,
+                concurrency,
+                per_hold: k,
+                duration: Duration::from_secs(duration),
+                sold_fraction,
+            })
+            .await
+        }
         Scenario::VerifyToken { iterations } => tokens::run(iterations).await,
     }
 }
