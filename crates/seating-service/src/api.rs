@@ -59,7 +59,7 @@ impl InventoryRequest {
             if !ids.insert(seat.seat_id) {
                 errors.push(FieldError::new(field("seatId"), "appears twice"));
             }
-            if !places.insert((&seat.section, &seat.row, seat.number)) {
+            if !places.insert((seat.section.trim(), seat.row.trim(), seat.number)) {
                 errors.push(FieldError::new(
                     field("number"),
                     "another seat has the same section, row and number",

@@ -21,7 +21,6 @@ pub struct Config {
     pub relay: RelayPolicy,
     /// How often expired holds are marked `EXPIRED` (they stop blocking at `expiresAt` anyway).
     pub sweep_interval: Duration,
-    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -32,14 +31,29 @@ impl Config {
         let (client_id, client_secret) = config::service_credentials(env, SERVICE)?;
         Ok(Self {
             common,
-            hold_ttl: Duration::from_secs(env.parse_or("HOLD_TTL_SECONDS", 900)?),
+            hold_ttl: Duration::from_secs(hold_ttl(env)?),
             user_service_url: config::service_url(env, user_var, user_port)?,
             catalog_service_url: config::service_url(env, catalog_var, catalog_port)?,
             client_id,
             client_secret,
             relay: RelayPolicy::from_env(env)?,
-            sweep_interval: Duration::from_millis(env.parse_or("HOLD_SWEEP_INTERVAL_MS", 1000)?),
-            request_timeout: Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?),
+            // At least 10 ms: a zero interval is not a schedule.
+            sweep_interval: Duration::from_millis(
+                env.parse_or::<u64>("HOLD_SWEEP_INTERVAL_MS", 1000)?.max(10),
+            ),
+        })
+    }
+}
+
+/// `HOLD_TTL_SECONDS`: 1 second to 1 hour, the range a request's `ttlSeconds` may take too.
+fn hold_ttl(env: &Env) -> Result<u64, ConfigError> {
+    let seconds = env.parse_or("HOLD_TTL_SECONDS", 900)?;
+    if (1..=3600).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ConfigError::Invalid {
+            var: "HOLD_TTL_SECONDS".into(),
+            reason: "must be between 1 and 3600".into(),
         })
     }
 }

@@ -125,7 +125,9 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
         .await?
         .filter(|h| visible(caller, h))
         .ok_or(ApiError::HoldNotFound)?;
-    match HoldStatus::parse(&hold.status) {
+    // The effective status: an active hold past its expiry is expired, and releasing it changes
+    // nothing (its seats already block no one).
+    match hold.status() {
         HoldStatus::Active => {
             holds::set_status(&mut tx, hold_id, HoldStatus::Released).await?;
             seats::free_hold(&mut tx, hold_id).await?;
@@ -156,7 +158,14 @@ pub async fn allocate(
     order_id: Uuid,
 ) -> ApiResult<HoldView> {
     caller.require(&[Role::Service])?;
+    let event_id = holds::find(&state.pool, hold_id)
+        .await?
+        .ok_or(ApiError::HoldNotFound)?
+        .event_id;
     let mut tx = state.pool.begin().await?;
+    // Locks in the fleet-wide order (event, then hold, then seats), the order cancellation and
+    // inventory use too, so that no two transactions wait on each other in a circle.
+    events::lock(&mut tx, event_id).await?;
     let hold = holds::lock(&mut tx, hold_id)
         .await?
         .ok_or(ApiError::HoldNotFound)?;
@@ -222,6 +231,8 @@ pub async fn return_seats(
         return Err(ApiError::field("seatIds", "must name 1 to 100 seats"));
     }
     let mut tx = state.pool.begin().await?;
+    // The event row first, as everywhere (see `allocate`).
+    events::lock(&mut tx, request.event_id).await?;
     let returned = seats::return_sold(
         &mut tx,
         request.event_id,
@@ -235,7 +246,7 @@ pub async fn return_seats(
             if event.sold_out {
                 events::set_sold_out(&mut tx, event.id, false).await?;
                 announce(&mut tx, types::SEATING_AVAILABLE, event.id).await?;
-                tracing::info!(event_id = %event.id, "seats available again");
+                tracing::info!("seats available again");
             }
         }
     }

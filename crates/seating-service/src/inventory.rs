@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::api::{
-    Inventory, InventoryView, RowView, SeatList, SeatMap, SeatMapSeat, SeatQuery, SeatView,
+    InventoryRequest, InventoryView, RowView, SeatList, SeatMap, SeatMapSeat, SeatQuery, SeatView,
     SectionView,
 };
 use crate::db::{events, holds, seats};
@@ -18,14 +18,16 @@ use crate::holds::announce;
 use crate::state::AppState;
 
 /// The idempotent upsert catalog calls when it publishes an event (services only).
-#[tracing::instrument(skip_all, fields(%event_id, seats = inventory.seats.len()))]
+#[tracing::instrument(skip_all, fields(%event_id, seats = request.seats.len()))]
 pub async fn upsert(
     state: &AppState,
     caller: &Caller,
     event_id: Uuid,
-    inventory: Inventory,
+    request: InventoryRequest,
 ) -> ApiResult<InventoryView> {
+    // The role before the body: only services learn what is wrong with an inventory.
     caller.require(&[Role::Service])?;
+    let inventory = request.validate()?;
     let currency = inventory.currency.to_string();
     let mut tx = state.pool.begin().await?;
     let event = events::upsert_locked(&mut tx, event_id, &currency).await?;

@@ -30,9 +30,8 @@ pub async fn upsert_inventory(
     Path(event_id): Path<Uuid>,
     Json(request): Json<InventoryRequest>,
 ) -> ApiResult<Json<InventoryView>> {
-    let inventory_in = request.validate()?;
     Ok(Json(
-        inventory::upsert(&state, &caller, event_id, inventory_in).await?,
+        inventory::upsert(&state, &caller, event_id, request).await?,
     ))
 }
 

@@ -90,6 +90,13 @@ async fn only_services_send_inventories(pool: PgPool) {
         )
         .await;
     assert_problem(response, StatusCode::FORBIDDEN).await;
+    // The role is checked before the body, so a buyer learns nothing from a bad one.
+    let bad = json!({"currency": "nope", "seats": []});
+    assert_problem(
+        app.put_inventory(Uuid::now_v7(), &bad, &token).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = false)]

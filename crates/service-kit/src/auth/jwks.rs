@@ -30,6 +30,9 @@ struct Keys {
     /// The last fetch, successful or not: failures are spaced out too, so that an unreachable
     /// user-service does not get one fetch per request.
     attempted_at: Option<Instant>,
+    /// Whether that last fetch failed: an unknown key then means "cannot tell" (503), not
+    /// "forged" (401).
+    last_failed: bool,
 }
 
 impl Keys {
@@ -67,10 +70,17 @@ impl JwksCache {
         {
             let keys = self.keys.read().await;
             let known = keys.by_kid.get(kid);
-            if keys.attempted_within(MIN_REFRESH_INTERVAL)
-                || (known.is_some() && keys.fresh(MAX_AGE))
-            {
+            if known.is_some() && keys.fresh(MAX_AGE) {
                 return Ok(known.cloned());
+            }
+            if keys.attempted_within(MIN_REFRESH_INTERVAL) {
+                return match known {
+                    Some(key) => Ok(Some(key.clone())),
+                    None if keys.last_failed => Err(AuthError::KeysUnavailable(
+                        "the last JWKS fetch failed moments ago".into(),
+                    )),
+                    None => Ok(None),
+                };
             }
         }
         self.keys.write().await.attempted_at = Some(Instant::now());
@@ -79,11 +89,13 @@ impl JwksCache {
                 let mut keys = self.keys.write().await;
                 keys.by_kid = by_kid;
                 keys.fetched_at = Some(Instant::now());
+                keys.last_failed = false;
                 Ok(keys.by_kid.get(kid).cloned())
             }
             Err(err) => {
                 // A stale key is better than no key while user-service is briefly away.
-                let keys = self.keys.read().await;
+                let mut keys = self.keys.write().await;
+                keys.last_failed = true;
                 match keys.by_kid.get(kid) {
                     Some(key) => Ok(Some(key.clone())),
                     None => Err(err),

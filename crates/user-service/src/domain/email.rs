@@ -1,7 +1,7 @@
 use std::fmt;
 
 /// An e-mail address as the user typed it (trimmed). Uniqueness ignores case; the database
-/// enforces it on `lower(email)`.
+/// enforces it on `email_key` (see [`email_key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 

@@ -264,3 +264,26 @@ async fn a_service_client_sends_its_token_and_the_request_id(pool: PgPool) {
     let fetched: Value = client.get(&path).send_json().await.unwrap();
     assert_eq!(fetched["email"], "ada@example.com");
 }
+
+#[tokio::test]
+async fn tokens_cannot_be_verified_while_the_jwks_is_unreachable() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        )
+    };
+    let verifier = TokenVerifier::with_jwks(closed, reqwest::Client::new());
+    let (key, _) = SigningKey::generate().unwrap();
+    let token = key.sign(&claims("x", 60)).unwrap();
+    // Both the fetching request and the ones right after it say "unavailable" (503), not
+    // "forged" (401).
+    for _ in 0..2 {
+        let err = verifier.verify(&token).await.unwrap_err();
+        assert!(
+            matches!(err, service_kit::auth::AuthError::KeysUnavailable(_)),
+            "{err}"
+        );
+    }
+}
