@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)] // a benchmark's output is its report
 
 mod drive;
+mod get;
 mod seating;
 mod tokens;
 mod users;
@@ -58,6 +59,14 @@ enum Scenario {
         #[arg(long, default_value_t = 0.0)]
         sold_fraction: f64,
     },
+    /// GET each URL with C clients for T seconds (e.g. a search beside /health).
+    Get {
+        urls: Vec<String>,
+        #[arg(long, short, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+    },
     /// In-process cost of verifying one access token (EdDSA signature and claims).
     VerifyToken {
         #[arg(long, default_value_t = 20_000)]
@@ -95,6 +104,11 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Scenario::Get {
+            urls,
+            concurrency,
+            duration,
+        } => get::run(&urls, concurrency, Duration::from_secs(duration)).await,
         Scenario::VerifyToken { iterations } => tokens::run(iterations).await,
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod conditional;
 pub mod config;
 pub mod db;
 pub mod extract;

@@ -1,0 +1,3 @@
+//! Typed calls to other services.
+
+pub mod seating;

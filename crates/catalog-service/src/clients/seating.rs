@@ -1,0 +1,61 @@
+//! seating-service, as catalog needs it: the inventory upsert of a published event.
+
+use serde_json::json;
+use service_kit::client::{ClientError, ServiceClient};
+use uuid::Uuid;
+
+use crate::api::SeatView;
+
+/// seating-service's limit per inventory request (1 MiB bodies); the upsert is idempotent, so a
+/// large event goes in several requests.
+const SEATS_PER_REQUEST: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Seating did not answer, or answered 5xx: try again later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Seating answered with a refusal (the event is cancelled there, say).
+    #[error("seating refused the inventory ({status}): {body}")]
+    Refused { status: u16, body: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct SeatingClient {
+    client: ServiceClient,
+}
+
+impl SeatingClient {
+    pub fn new(client: ServiceClient) -> Self {
+        Self { client }
+    }
+
+    /// Upserts the event's seats in seating; returns when seating has them all.
+    pub async fn push_inventory(
+        &self,
+        event_id: Uuid,
+        currency: &str,
+        seats: &[SeatView],
+    ) -> Result<(), PushError> {
+        for chunk in seats.chunks(SEATS_PER_REQUEST) {
+            let body = json!({ "currency": currency, "seats": chunk });
+            let result = self
+                .client
+                .put(&format!("/v1/events/{event_id}/inventory"))
+                .json(&body)
+                .send_json::<serde_json::Value>()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(ClientError::Status { status, body, .. }) if status.is_client_error() => {
+                    return Err(PushError::Refused {
+                        status: status.as_u16(),
+                        body,
+                    });
+                }
+                Err(e) => return Err(PushError::Unavailable(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+use chrono::{DateTime, Utc};
+use service_kit::money::Money;
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::api::{EventFilter, EventView, Paging, VenueRef};
+use crate::domain::{EventStatus, EventType};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub title: String,
+    pub slug: String,
+    pub event_type: String,
+    pub status: String,
+    pub starts_at: DateTime<Utc>,
+    pub currency: String,
+    pub base_price: Money,
+    pub description: Option<String>,
+    pub venue_id: Uuid,
+    pub venue_name: String,
+    pub venue_city: String,
+    pub organizer_id: Uuid,
+    pub seat_count: i32,
+    pub cancel_reason: Option<String>,
+    pub legacy_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl EventRow {
+    pub fn status(&self) -> EventStatus {
+        EventStatus::parse(&self.status).unwrap_or(EventStatus::Draft)
+    }
+}
+
+impl From<EventRow> for EventView {
+    fn from(e: EventRow) -> Self {
+        Self {
+            status: e.status(),
+            event_type: EventType::parse(&e.event_type).unwrap_or(EventType::Other),
+            id: e.id,
+            title: e.title,
+            slug: e.slug,
+            starts_at: e.starts_at,
+            currency: e.currency,
+            base_price: e.base_price,
+            description: e.description,
+            venue: VenueRef {
+                id: e.venue_id,
+                name: e.venue_name,
+                city: e.venue_city,
+            },
+            organizer_id: e.organizer_id,
+            seat_count: e.seat_count,
+            cancel_reason: e.cancel_reason,
+            legacy_id: e.legacy_id,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+const SELECT: &str =
+    "SELECT e.id, e.title, e.slug, e.event_type, e.status, e.starts_at, e.currency,
+        e.base_price, e.description, e.venue_id, v.name AS venue_name, v.city AS venue_city,
+        e.organizer_id, e.seat_count, e.cancel_reason, e.legacy_id, e.created_at, e.updated_at
+    FROM events e JOIN venues v ON v.id = e.venue_id";
+
+/// Everything an event row needs.
+pub struct EventFields<'a> {
+    pub id: Uuid,
+    pub title: &'a str,
+    pub slug: &'a str,
+    pub event_type: EventType,
+    pub status: EventStatus,
+    pub starts_at: DateTime<Utc>,
+    pub currency: &'a str,
+    pub base_price: Money,
+    pub description: Option<&'a str>,
+    pub venue_id: Uuid,
+    pub organizer_id: Uuid,
+    pub legacy_id: Option<&'a str>,
+}
+
+/// Inserts, or (for a legacy id already imported) updates the imported fields; the id.
+pub async fn upsert(db: impl PgExecutor<'_>, e: &EventFields<'_>) -> sqlx::Result<(Uuid, bool)> {
+    sqlx::query_as(
+        "INSERT INTO events (id, title, slug, event_type, status, starts_at, currency, base_price,
+                             description, venue_id, organizer_id, legacy_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (legacy_id) DO UPDATE
+            SET title = EXCLUDED.title, event_type = EXCLUDED.event_type,
+                starts_at = EXCLUDED.starts_at, base_price = EXCLUDED.base_price,
+                venue_id = EXCLUDED.venue_id, updated_at = now()
+         RETURNING id, (xmax = 0) AS inserted",
+    )
+    .bind(e.id)
+    .bind(e.title)
+    .bind(e.slug)
+    .bind(e.event_type.as_str())
+    .bind(e.status.as_str())
+    .bind(e.starts_at)
+    .bind(e.currency)
+    .bind(e.base_price)
+    .bind(e.description)
+    .bind(e.venue_id)
+    .bind(e.organizer_id)
+    .bind(e.legacy_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE e.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Reads and locks the event row for the rest of the transaction.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE e.id = $1 FOR UPDATE OF e"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub struct Changes<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub event_type: Option<EventType>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub base_price: Option<Money>,
+    pub venue_id: Option<Uuid>,
+}
+
+pub async fn update(conn: &mut PgConnection, id: Uuid, c: &Changes<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE events SET title = COALESCE($2, title), description = COALESCE($3, description),
+            event_type = COALESCE($4, event_type), starts_at = COALESCE($5, starts_at),
+            base_price = COALESCE($6, base_price), venue_id = COALESCE($7, venue_id),
+            updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(c.title)
+    .bind(c.description)
+    .bind(c.event_type.map(EventType::as_str))
+    .bind(c.starts_at)
+    .bind(c.base_price)
+    .bind(c.venue_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the event from `from` to `to`; false when it was not in `from`.
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    from: &[EventStatus],
+    to: EventStatus,
+) -> sqlx::Result<bool> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let done = sqlx::query(
+        "UPDATE events SET status = $3, updated_at = now() WHERE id = $1 AND status = ANY($2)",
+    )
+    .bind(id)
+    .bind(&from)
+    .bind(to.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET status = 'CANCELLED', cancel_reason = $2, updated_at = now()
+         WHERE id = $1 AND status <> 'CANCELLED'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_seat_count(db: impl PgExecutor<'_>, id: Uuid, count: i32) -> sqlx::Result<()> {
+    sqlx::query("UPDATE events SET seat_count = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(count)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Who is asking, for the draft rule.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience {
+    Public,
+    Organizer(Uuid),
+    Admin,
+}
+
+/// A page of events matching `filter` and visible to `audience`, by start time, and the total.
+pub async fn list(
+    pool: &PgPool,
+    filter: &EventFilter,
+    audience: Audience,
+    paging: Paging,
+) -> sqlx::Result<(Vec<EventRow>, i64)> {
+    let mut query = QueryBuilder::new(SELECT);
+    push_filter(&mut query, filter, audience);
+    query
+        .push(" ORDER BY e.starts_at, e.id LIMIT ")
+        .push_bind(paging.limit)
+        .push(" OFFSET ")
+        .push_bind(paging.offset());
+    let rows = query.build_query_as().fetch_all(pool).await?;
+    let mut count =
+        QueryBuilder::new("SELECT count(*) FROM events e JOIN venues v ON v.id = e.venue_id");
+    push_filter(&mut count, filter, audience);
+    let total = count.build_query_scalar().fetch_one(pool).await?;
+    Ok((rows, total))
+}
+
+/// Only the conditions that are set, so the planner sees a plain query it can index.
+fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &EventFilter, audience: Audience) {
+    q.push(" WHERE TRUE");
+    match audience {
+        Audience::Public => {
+            q.push(" AND e.status <> 'DRAFT'");
+        }
+        Audience::Organizer(id) => {
+            q.push(" AND (e.status <> 'DRAFT' OR e.organizer_id = ")
+                .push_bind(id)
+                .push(")");
+        }
+        Audience::Admin => {}
+    }
+    if let Some(status) = f.status {
+        q.push(" AND e.status = ").push_bind(status.as_str());
+    }
+    if let Some(event_type) = f.event_type {
+        q.push(" AND e.event_type = ")
+            .push_bind(event_type.as_str());
+    }
+    if let Some(city) = &f.city {
+        q.push(" AND lower(v.city) = lower(")
+            .push_bind(city.trim().to_owned())
+            .push(")");
+    }
+    if let Some(venue_id) = f.venue_id {
+        q.push(" AND e.venue_id = ").push_bind(venue_id);
+    }
+    if let Some(from) = f.from {
+        q.push(" AND e.starts_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND e.starts_at < ").push_bind(to);
+    }
+    if let Some(words) = &f.q {
+        q.push(" AND e.search @@ plainto_tsquery('simple', ")
+            .push_bind(words.clone())
+            .push(")");
+    }
+}

@@ -1,0 +1,5 @@
+//! Queries, one module per table.
+
+pub mod events;
+pub mod seats;
+pub mod venues;

@@ -1,0 +1,109 @@
+use service_kit::money::Money;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::api::{SeatDef, SeatView};
+
+/// Replaces the event's seats (drafts only). A place (section, row, number) that stays keeps its
+/// seat id, so seating, which may already have the seats from a publish that failed half-way,
+/// recognises them.
+pub async fn replace(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    seats: &[SeatDef],
+) -> sqlx::Result<()> {
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
+    let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
+    let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
+    let ids: Vec<Uuid> = seats.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "DELETE FROM seats WHERE event_id = $1 AND (section, row, number) NOT IN (
+            SELECT * FROM unnest($2::text[], $3::text[], $4::int[]))",
+    )
+    .bind(event_id)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO seats (id, event_id, section, row, number, price)
+         SELECT id, $1, section, row, number, price
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
+              AS s(id, section, row, number, price)
+         ON CONFLICT (event_id, section, row, number) DO UPDATE SET price = EXCLUDED.price",
+    )
+    .bind(event_id)
+    .bind(&ids)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(&prices)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One multi-row insert through arrays; `legacy_ids` for imported seats (re-imports update).
+pub async fn insert_batch(
+    db: impl PgExecutor<'_>,
+    event_id: Uuid,
+    ids: &[Uuid],
+    seats: &[SeatDef],
+    legacy_ids: Option<&[String]>,
+) -> sqlx::Result<u64> {
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
+    let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
+    let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
+    let legacy: Vec<Option<String>> = match legacy_ids {
+        Some(l) => l.iter().cloned().map(Some).collect(),
+        None => vec![None; seats.len()],
+    };
+    let done = sqlx::query(
+        "INSERT INTO seats (id, event_id, section, row, number, price, legacy_id)
+         SELECT id, $1, section, row, number, price, legacy_id
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[], $7::text[])
+              AS s(id, section, row, number, price, legacy_id)
+         ON CONFLICT (legacy_id) DO UPDATE SET price = EXCLUDED.price",
+    )
+    .bind(event_id)
+    .bind(ids)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(&prices)
+    .bind(&legacy)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn list(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<Vec<SeatView>> {
+    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
+        "SELECT id, section, row, number, price FROM seats WHERE event_id = $1
+         ORDER BY section, length(row), row, number",
+    )
+    .bind(event_id)
+    .fetch_all(db)
+    .await
+    .map(|rows| {
+        rows.into_iter()
+            .map(|(seat_id, section, row, number, price)| SeatView {
+                seat_id,
+                section,
+                row,
+                number,
+                price,
+            })
+            .collect()
+    })
+}
+
+pub async fn count(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM seats WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_one(db)
+        .await
+}

@@ -1,0 +1,351 @@
+//! The fleet a catalog test needs. catalog-service uses the test's fresh database; seating-service
+//! runs beside it in the same database under its own schema (both have `events` and `seats`
+//! tables), so each test still starts from nothing and leaves nothing behind; user-service shares
+//! a database with the other services' tests (accounts there have unique e-mails).
+
+use std::collections::HashMap;
+
+use chrono::{Duration, Utc};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use service_kit::config::Env;
+use service_kit::messages::outbox::Relay;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub seating: String,
+    pub users: String,
+    pub http: reqwest::Client,
+    pub pool: PgPool,
+    pub service_token: String,
+    pub relay: Relay,
+    pub seating_relay: Relay,
+    pub state: catalog_service::state::AppState,
+}
+
+async fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    (listener, address)
+}
+
+fn serve(listener: TcpListener, router: axum::Router) {
+    tokio::spawn(service_kit::server::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+}
+
+fn server_url(pool: &PgPool, database: &str) -> String {
+    let options: PgConnectOptions = (*pool.connect_options()).clone();
+    format!(
+        "postgres://{}@{}:{}/{database}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port()
+    )
+}
+
+fn env(vars: HashMap<String, String>) -> Env {
+    Env::from_fn(move |k| vars.get(k).cloned())
+}
+
+impl TestApp {
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, &[]).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
+        // user-service.
+        let users_pool = service_kit::db::connect_and_migrate(
+            &server_url(&pool, "ticketing_test_users").into(),
+            5,
+            &user_service::startup::MIGRATIONS,
+        )
+        .await
+        .unwrap();
+        let user_config = user_service::config::Config::from_env(&mut env(HashMap::new())).unwrap();
+        let (user_listener, users) = listener().await;
+        serve(
+            user_listener,
+            user_service::startup::build(&user_config, users_pool)
+                .await
+                .unwrap(),
+        );
+
+        // seating-service in schema `seating` of the test database.
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS seating")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let seating_options = (*pool.connect_options())
+            .clone()
+            .options([("search_path", "seating")]);
+        let seating_pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect_with(seating_options)
+            .await
+            .unwrap();
+        service_kit::db::migrate(&seating_pool, &seating_service::startup::MIGRATIONS)
+            .await
+            .unwrap();
+        service_kit::db::migrate(&pool, &catalog_service::startup::MIGRATIONS)
+            .await
+            .unwrap();
+
+        let (seating_listener, seating) = listener().await;
+        let (catalog_listener, address) = listener().await;
+        let mut vars_map: HashMap<String, String> = HashMap::from([
+            ("USER_SERVICE_URL".into(), users.clone()),
+            ("SEATING_SERVICE_URL".into(), seating.clone()),
+            ("CATALOG_SERVICE_URL".into(), address.clone()),
+        ]);
+        vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let seating_config =
+            seating_service::config::Config::from_env(&mut env(vars_map.clone())).unwrap();
+        let seating_app = seating_service::startup::build(&seating_config, seating_pool.clone());
+        serve(seating_listener, seating_app.router);
+
+        let config = catalog_service::config::Config::from_env(&mut env(vars_map)).unwrap();
+        let app = catalog_service::startup::build(&config, pool.clone());
+        serve(catalog_listener, app.router);
+
+        let http = reqwest::Client::new();
+        let token: Value = http
+            .post(format!("{users}/v1/auth/service-token"))
+            .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            address,
+            seating,
+            users,
+            http,
+            pool,
+            service_token: token["accessToken"].as_str().unwrap().to_owned(),
+            relay: app.relay,
+            seating_relay: seating_app.relay,
+            state: app.state,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(reqwest::Method::GET, path, None, token).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: &str) -> Response {
+        self.send(reqwest::Method::POST, path, Some(body), Some(token))
+            .await
+    }
+
+    /// A registered user with `role`: (token, id).
+    pub async fn user(&self, role: &str) -> (String, Uuid) {
+        let email = format!("{role}-{}@example.com", Uuid::now_v7());
+        let created: Value = self
+            .http
+            .post(format!("{}/v1/users", self.users))
+            .json(&json!({"name": "Test", "email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if role != "customer" {
+            let users_pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&server_url(&self.pool, "ticketing_test_users"))
+                .await
+                .unwrap();
+            sqlx::query("UPDATE users SET role = $1 WHERE email = $2")
+                .bind(role)
+                .bind(&email)
+                .execute(&users_pool)
+                .await
+                .unwrap();
+        }
+        let pair: Value = self
+            .http
+            .post(format!("{}/v1/auth/login", self.users))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            pair["accessToken"].as_str().unwrap().to_owned(),
+            created["id"].as_str().unwrap().parse().unwrap(),
+        )
+    }
+
+    pub async fn venue(&self, token: &str, city: &str) -> Uuid {
+        let response = self
+            .post(
+                "/v1/venues",
+                &json!({"name": format!("Hall of {city}"), "city": city, "capacity": 500}),
+                token,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let venue: Value = response.json().await.unwrap();
+        venue["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// A draft event in `days` days.
+    pub async fn draft(
+        &self,
+        token: &str,
+        venue: Uuid,
+        title: &str,
+        event_type: &str,
+        days: i64,
+    ) -> Uuid {
+        let response = self
+            .post(
+                "/v1/events",
+                &event_body(venue, title, event_type, days),
+                token,
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let event: Value = response.json().await.unwrap();
+        assert_eq!(event["status"], "DRAFT");
+        event["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn put_layout(&self, token: &str, event: Uuid, rows: u32, per_row: u32) -> Response {
+        let body = json!({"layout": [{"section": "Stalls", "rows": rows, "seatsPerRow": per_row}]});
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/v1/events/{event}/seats"),
+            Some(&body),
+            Some(token),
+        )
+        .await
+    }
+
+    pub async fn publish(&self, token: &str, event: Uuid) -> Response {
+        self.post(&format!("/v1/events/{event}/publish"), &json!({}), token)
+            .await
+    }
+
+    /// A published event with `seats` seats.
+    pub async fn on_sale(
+        &self,
+        token: &str,
+        venue: Uuid,
+        title: &str,
+        event_type: &str,
+        days: i64,
+        seats: u32,
+    ) -> Uuid {
+        let event = self.draft(token, venue, title, event_type, days).await;
+        assert_eq!(
+            self.put_layout(token, event, 1, seats).await.status(),
+            StatusCode::OK
+        );
+        let response = self.publish(token, event).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap()
+        );
+        event
+    }
+
+    pub async fn event(&self, event: Uuid, token: Option<&str>) -> Value {
+        self.get(&format!("/v1/events/{event}"), token)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn seating_post(&self, path: &str, body: &Value) -> Response {
+        self.http
+            .post(format!("{}{path}", self.seating))
+            .bearer_auth(&self.service_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Delivers what is due in both directions.
+    pub async fn deliver(&self) {
+        for _ in 0..3 {
+            while self.relay.deliver_batch().await.unwrap() > 0 {}
+            while self.seating_relay.deliver_batch().await.unwrap() > 0 {}
+        }
+    }
+}
+
+pub fn event_body(venue: Uuid, title: &str, event_type: &str, days: i64) -> Value {
+    json!({
+        "title": title,
+        "eventType": event_type,
+        "venueId": venue,
+        "startsAt": (Utc::now() + Duration::days(days)).to_rfc3339(),
+        "currency": "EUR",
+        "basePrice": "40.00",
+        "description": "A test event",
+    })
+}
+
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    response.json().await.unwrap()
+}
+
+pub fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
