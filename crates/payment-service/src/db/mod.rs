@@ -1,0 +1,8 @@
+//! Queries, one module per table. The invariants are not here but in the migration's
+//! constraints: one live payment per order (`payments_one_success_per_order`), refunds within the
+//! charge (`payments_refunded_within_amount`) and a status that agrees with the refunded amount
+//! (`payments_status_matches_refunds`).
+
+pub mod attempts;
+pub mod payments;
+pub mod refunds;

@@ -1,0 +1,22 @@
+//! payment-service: takes the charge for an order through a payment gateway, exactly once however
+//! often the request is retried; refunds it in full or in part, never beyond what was charged;
+//! keeps every payment, refund and gateway attempt forever.
+//!
+//! - [`routes`]: the HTTP API (thin handlers), [`api`]: its JSON shapes and validation;
+//! - [`payments`]: what the API does, and the only code that calls the gateway;
+//! - [`gateway`]: the gateways behind one enum (simulated, Stripe);
+//! - [`domain`]: statuses and the refund state machine, card tokens;
+//! - [`db`]: queries per table; the invariants themselves live in the migration's constraints;
+//! - [`config`], [`state`], [`startup`]: configuration, shared state and metrics, assembly.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod gateway;
+pub mod openapi;
+pub mod payments;
+pub mod routes;
+pub mod startup;
+pub mod state;

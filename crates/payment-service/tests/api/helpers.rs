@@ -1,0 +1,315 @@
+//! The fleet a payment test needs: user-service (tokens, JWKS) and payment-service, both real,
+//! with the simulated gateway, whose counters tell what it really charged.
+
+use std::collections::HashMap;
+
+pub use axum::http::StatusCode;
+use payment_service::config::Config;
+use payment_service::gateway::SimulatedGateway;
+use payment_service::startup::{self, MIGRATIONS};
+use payment_service::state::AppState;
+use reqwest::Response;
+use serde_json::{Value, json};
+use service_kit::config::Env;
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub users: String,
+    pub http: reqwest::Client,
+    pub pool: PgPool,
+    /// user-service's database, to make admins.
+    pub users_pool: PgPool,
+    /// A token of order-service, the service that charges and refunds in the fleet.
+    pub service_token: String,
+    pub state: AppState,
+}
+
+/// Serves `router` on an ephemeral port until the test ends.
+async fn serve(router: axum::Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(service_kit::server::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    address
+}
+
+/// A user-service over a database shared by all payment tests (accounts there are made with
+/// unique e-mails, so tests do not meet); its address and a pool on its database.
+async fn user_service(pool: &PgPool) -> (String, PgPool) {
+    let options: PgConnectOptions = (*pool.connect_options()).clone();
+    let url = format!(
+        "postgres://{}@{}:{}/ticketing_test_users",
+        options.get_username(),
+        options.get_host(),
+        options.get_port()
+    );
+    let users_pool =
+        service_kit::db::connect_and_migrate(&url.into(), 5, &user_service::startup::MIGRATIONS)
+            .await
+            .unwrap();
+    let mut env = Env::from_fn(|_| None);
+    let config = user_service::config::Config::from_env(&mut env).unwrap();
+    let address = serve(
+        user_service::startup::build(&config, users_pool.clone())
+            .await
+            .unwrap(),
+    )
+    .await;
+    (address, users_pool)
+}
+
+impl TestApp {
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, &[]).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
+        service_kit::db::migrate(&pool, &MIGRATIONS).await.unwrap();
+        let (users, users_pool) = user_service(&pool).await;
+        let mut map: HashMap<String, String> =
+            HashMap::from([("USER_SERVICE_URL".into(), users.clone())]);
+        map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let mut env = Env::from_fn(move |k| map.get(k).cloned());
+        let config = Config::from_env(&mut env).unwrap();
+        let app = startup::build(&config, pool.clone());
+        let address = serve(app.router).await;
+        let http = reqwest::Client::new();
+        let token: Value = http
+            .post(format!("{users}/v1/auth/service-token"))
+            .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            address,
+            users,
+            http,
+            pool,
+            users_pool,
+            service_token: token["accessToken"].as_str().unwrap().to_owned(),
+            state: app.state,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// What the simulated gateway did.
+    pub fn gateway(&self) -> &SimulatedGateway {
+        self.state
+            .gateway
+            .as_simulated()
+            .expect("tests run the simulated gateway")
+    }
+
+    /// A registered user: (e-mail, user id).
+    pub async fn register(&self) -> (String, Uuid) {
+        let email = format!("payer-{}@example.com", Uuid::now_v7());
+        let user: Value = self
+            .http
+            .post(format!("{}/v1/users", self.users))
+            .json(&json!({"name": "Payer", "email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (email, user["id"].as_str().unwrap().parse().unwrap())
+    }
+
+    /// Logs in: (access token, user id).
+    pub async fn login(&self, email: &str) -> (String, Uuid) {
+        let pair: Value = self
+            .http
+            .post(format!("{}/v1/auth/login", self.users))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            pair["accessToken"].as_str().unwrap().to_owned(),
+            pair["user"]["id"].as_str().unwrap().parse().unwrap(),
+        )
+    }
+
+    /// A registered buyer (a customer): (access token, user id).
+    pub async fn buyer(&self) -> (String, Uuid) {
+        let (email, _) = self.register().await;
+        self.login(&email).await
+    }
+
+    /// An admin's access token: a user promoted in user-service's database, logged in again so
+    /// that the token carries the role.
+    pub async fn admin(&self) -> String {
+        let (email, id) = self.register().await;
+        sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1")
+            .bind(id)
+            .execute(&self.users_pool)
+            .await
+            .unwrap();
+        self.login(&email).await.0
+    }
+
+    /// `POST /v1/payments/charge`, with the key when given.
+    pub async fn charge(&self, token: &str, key: Option<&str>, body: &Value) -> Response {
+        let mut request = self
+            .http
+            .post(self.url("/v1/payments/charge"))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST /v1/payments/charge` with a body sent as is (malformed JSON).
+    pub async fn charge_raw(&self, token: &str, key: &str, body: &str) -> Response {
+        self.http
+            .post(self.url("/v1/payments/charge"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// order-service charging `amount` EUR for `buyer`'s order with a fresh key.
+    pub async fn charge_for(&self, buyer: Uuid, order: Uuid, amount: &str, card: &str) -> Response {
+        let mut body = charge_body(order, amount, card);
+        body["userId"] = json!(buyer);
+        self.charge(&self.service_token, Some(&new_key()), &body)
+            .await
+    }
+
+    /// A SUCCESS payment of `amount` EUR for `buyer`, made by order-service.
+    pub async fn paid(&self, buyer: Uuid, amount: &str) -> Value {
+        let response = self
+            .charge_for(buyer, Uuid::now_v7(), amount, "tok_visa")
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// `POST /v1/payments/{id}/refund`.
+    pub async fn refund(&self, token: &str, payment: &str, key: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(&format!("/v1/payments/{payment}/refund")))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v1/payments/{id}`.
+    pub async fn payment(&self, token: &str, id: &str) -> Response {
+        self.get(&format!("/v1/payments/{id}"), token).await
+    }
+
+    /// `GET /v1/payments?{query}`.
+    pub async fn payments(&self, token: &str, query: &str) -> Response {
+        self.get(&format!("/v1/payments?{query}"), token).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The stored status of a payment, read from the database.
+    pub async fn stored_status(&self, id: &str) -> String {
+        sqlx::query_scalar("SELECT status FROM payments WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The outcomes of the gateway attempts of a payment, oldest first.
+    pub async fn attempts(&self, payment: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT outcome FROM gateway_attempts WHERE payment_id = $1::uuid
+             ORDER BY created_at, id",
+        )
+        .bind(payment)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// The payments of an order in the database: (id, status).
+    pub async fn payments_of_order(&self, order: Uuid) -> Vec<(Uuid, String)> {
+        sqlx::query_as("SELECT id, status FROM payments WHERE order_id = $1 ORDER BY created_at")
+            .bind(order)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// A charge body in EUR.
+pub fn charge_body(order: Uuid, amount: &str, card: &str) -> Value {
+    json!({
+        "orderId": order,
+        "amount": amount,
+        "currency": "EUR",
+        "method": "card",
+        "token": card,
+    })
+}
+
+pub fn new_key() -> String {
+    format!("key-{}", Uuid::now_v7())
+}
+
+/// Asserts an RFC 9457 answer with this status and returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    response.json().await.unwrap()
+}
+
+/// Asserts the problem's stable code (the last segment of its `type`).
+pub fn assert_code(problem: &Value, code: &str) {
+    let type_uri = problem["type"].as_str().unwrap();
+    assert!(type_uri.ends_with(&format!("/{code}")), "{problem}");
+}
