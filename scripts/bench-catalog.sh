@@ -57,7 +57,7 @@ echo
 echo "== plan of GET /v1/events?$QUERY (anonymous)"
 psql "$CATALOG_DB" -qAt -c "ANALYZE" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
     SELECT e.id FROM events e JOIN venues v ON v.id = e.venue_id
-    WHERE TRUE AND e.status <> 'DRAFT' AND e.event_type = 'concert' AND lower(v.city) = lower('Lisbon')
+    WHERE TRUE AND e.status <> 'DRAFT' AND e.event_type = 'concert' AND e.city_key = lower('Lisbon')
     ORDER BY e.starts_at, e.id LIMIT 20 OFFSET 20"
 
 echo

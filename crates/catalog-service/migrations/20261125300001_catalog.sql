@@ -35,6 +35,9 @@ CREATE TABLE events (
     -- Words of the title for `q`: the 'simple' configuration lower-cases and splits on
     -- non-letters without stemming, so "Jazz" finds "jazz" and "JAZZ" but not "jazzy".
     search        TSVECTOR      GENERATED ALWAYS AS (to_tsvector('simple', title)) STORED,
+    -- The venue's city, lower-cased, kept here by the triggers below so that a search by city
+    -- (the most common filter) is one index range, not a join.
+    city_key      TEXT          NOT NULL DEFAULT '',
     created_at    TIMESTAMPTZ   NOT NULL DEFAULT now(),
     updated_at    TIMESTAMPTZ   NOT NULL DEFAULT now()
 );
@@ -47,6 +50,26 @@ CREATE INDEX events_type_starts ON events (event_type, starts_at);
 CREATE INDEX events_venue ON events (venue_id, starts_at);
 CREATE INDEX events_organizer ON events (organizer_id);
 CREATE INDEX events_search ON events USING GIN (search);
+CREATE INDEX events_city_starts ON events (city_key, starts_at, id);
+CREATE INDEX events_city_type_starts ON events (city_key, event_type, starts_at, id);
+
+-- `city_key` follows the venue: set when an event is written or moves venue, and rewritten for
+-- every event of a venue whose city changes. The database keeps it true, whoever writes.
+CREATE FUNCTION events_set_city_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.city_key := (SELECT lower(city) FROM venues WHERE id = NEW.venue_id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER events_city_key BEFORE INSERT OR UPDATE OF venue_id ON events
+    FOR EACH ROW EXECUTE FUNCTION events_set_city_key();
+
+CREATE FUNCTION venues_cascade_city() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE events SET city_key = lower(NEW.city) WHERE venue_id = NEW.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER venues_city_change AFTER UPDATE OF city ON venues
+    FOR EACH ROW WHEN (OLD.city IS DISTINCT FROM NEW.city) EXECUTE FUNCTION venues_cascade_city();
 
 CREATE TABLE seats (
     id        UUID          PRIMARY KEY,

@@ -6,6 +6,7 @@
 
 mod drive;
 mod get;
+mod payments;
 mod seating;
 mod tokens;
 mod users;
@@ -59,6 +60,17 @@ enum Scenario {
         #[arg(long, default_value_t = 0.0)]
         sold_fraction: f64,
     },
+    /// payment-service: charges with the simulated gateway, each with its own key and order.
+    Payments {
+        #[arg(long, default_value = "http://localhost:3004")]
+        payment_url: String,
+        #[arg(long, default_value = "http://localhost:8080")]
+        user_url: String,
+        #[arg(long, short, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+    },
     /// GET each URL with C clients for T seconds (e.g. a search beside /health).
     Get {
         urls: Vec<String>,
@@ -102,6 +114,20 @@ async fn main() -> anyhow::Result<()> {
                 duration: Duration::from_secs(duration),
                 sold_fraction,
             })
+            .await
+        }
+        Scenario::Payments {
+            payment_url,
+            user_url,
+            concurrency,
+            duration,
+        } => {
+            payments::run(
+                &payment_url,
+                &user_url,
+                concurrency,
+                Duration::from_secs(duration),
+            )
             .await
         }
         Scenario::Get {

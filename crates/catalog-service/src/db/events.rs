@@ -247,7 +247,7 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &EventFilter, audience: Au
             .push_bind(event_type.as_str());
     }
     if let Some(city) = &f.city {
-        q.push(" AND lower(v.city) = lower(")
+        q.push(" AND e.city_key = lower(")
             .push_bind(city.trim().to_owned())
             .push(")");
     }

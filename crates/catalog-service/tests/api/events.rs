@@ -200,6 +200,18 @@ async fn every_filter_narrows_the_list(pool: PgPool) {
         list("city=lisbon&type=concert".into()).await,
         [jazz.to_string()]
     );
+    // The city filter follows a venue that changes city.
+    let moved = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/venues/{porto}"),
+            Some(&json!({"city": "Braga"})),
+            Some(&organizer),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(list("city=braga".into()).await, [hamlet.to_string()]);
+    assert!(list("city=porto".into()).await.is_empty());
 }
 
 #[sqlx::test(migrations = false)]
