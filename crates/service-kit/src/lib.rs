@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod money;
+pub mod openapi;
 pub mod problem;
 pub mod server;
 pub mod telemetry;

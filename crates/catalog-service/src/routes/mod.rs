@@ -18,6 +18,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(venues::router())
         .merge(events::router())
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/openapi.json",
+            get(service_kit::openapi::serve::<crate::openapi::ApiDoc>),
+        )
         .with_state(state)
 }

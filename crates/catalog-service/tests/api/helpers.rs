@@ -8,19 +8,16 @@ use std::collections::HashMap;
 use chrono::{Duration, Utc};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use service_kit::config::Env;
 use service_kit::messages::outbox::Relay;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::net::TcpListener;
+use sqlx::postgres::PgPoolOptions;
+use test_support::{UserService, env, listener, serve_on};
 use uuid::Uuid;
-
-pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub address: String,
     pub seating: String,
-    pub users: String,
+    pub users: UserService,
     pub http: reqwest::Client,
     pub pool: PgPool,
     pub service_token: String,
@@ -29,56 +26,13 @@ pub struct TestApp {
     pub state: catalog_service::state::AppState,
 }
 
-async fn listener() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    (listener, address)
-}
-
-fn serve(listener: TcpListener, router: axum::Router) {
-    tokio::spawn(service_kit::server::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-}
-
-fn server_url(pool: &PgPool, database: &str) -> String {
-    let options: PgConnectOptions = (*pool.connect_options()).clone();
-    format!(
-        "postgres://{}@{}:{}/{database}",
-        options.get_username(),
-        options.get_host(),
-        options.get_port()
-    )
-}
-
-fn env(vars: HashMap<String, String>) -> Env {
-    Env::from_fn(move |k| vars.get(k).cloned())
-}
-
 impl TestApp {
     pub async fn spawn(pool: PgPool) -> Self {
         Self::spawn_with(pool, &[]).await
     }
 
     pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
-        // user-service.
-        let users_pool = service_kit::db::connect_and_migrate(
-            &server_url(&pool, "ticketing_test_users").into(),
-            5,
-            &user_service::startup::MIGRATIONS,
-        )
-        .await
-        .unwrap();
-        let user_config = user_service::config::Config::from_env(&mut env(HashMap::new())).unwrap();
-        let (user_listener, users) = listener().await;
-        serve(
-            user_listener,
-            user_service::startup::build(&user_config, users_pool)
-                .await
-                .unwrap(),
-        );
+        let users = UserService::start(&pool).await;
 
         // seating-service in schema `seating` of the test database.
         sqlx::query("CREATE SCHEMA IF NOT EXISTS seating")
@@ -103,7 +57,7 @@ impl TestApp {
         let (seating_listener, seating) = listener().await;
         let (catalog_listener, address) = listener().await;
         let mut vars_map: HashMap<String, String> = HashMap::from([
-            ("USER_SERVICE_URL".into(), users.clone()),
+            ("USER_SERVICE_URL".into(), users.url.clone()),
             ("SEATING_SERVICE_URL".into(), seating.clone()),
             ("CATALOG_SERVICE_URL".into(), address.clone()),
         ]);
@@ -111,29 +65,19 @@ impl TestApp {
         let seating_config =
             seating_service::config::Config::from_env(&mut env(vars_map.clone())).unwrap();
         let seating_app = seating_service::startup::build(&seating_config, seating_pool.clone());
-        serve(seating_listener, seating_app.router);
+        serve_on(seating_listener, seating_app.router);
 
         let config = catalog_service::config::Config::from_env(&mut env(vars_map)).unwrap();
         let app = catalog_service::startup::build(&config, pool.clone());
-        serve(catalog_listener, app.router);
+        serve_on(catalog_listener, app.router);
 
-        let http = reqwest::Client::new();
-        let token: Value = http
-            .post(format!("{users}/v1/auth/service-token"))
-            .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         Self {
             address,
             seating,
-            users,
-            http,
+            http: reqwest::Client::new(),
             pool,
-            service_token: token["accessToken"].as_str().unwrap().to_owned(),
+            service_token: users.service_token("order-service").await,
+            users,
             relay: app.relay,
             seating_relay: seating_app.relay,
             state: app.state,
@@ -172,44 +116,8 @@ impl TestApp {
 
     /// A registered user with `role`: (token, id).
     pub async fn user(&self, role: &str) -> (String, Uuid) {
-        let email = format!("{role}-{}@example.com", Uuid::now_v7());
-        let created: Value = self
-            .http
-            .post(format!("{}/v1/users", self.users))
-            .json(&json!({"name": "Test", "email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if role != "customer" {
-            let users_pool = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&server_url(&self.pool, "ticketing_test_users"))
-                .await
-                .unwrap();
-            sqlx::query("UPDATE users SET role = $1 WHERE email = $2")
-                .bind(role)
-                .bind(&email)
-                .execute(&users_pool)
-                .await
-                .unwrap();
-        }
-        let pair: Value = self
-            .http
-            .post(format!("{}/v1/auth/login", self.users))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            pair["accessToken"].as_str().unwrap().to_owned(),
-            created["id"].as_str().unwrap().parse().unwrap(),
-        )
+        let account = self.users.account(role).await;
+        (account.token, account.id)
     }
 
     pub async fn venue(&self, token: &str, city: &str) -> Uuid {
@@ -332,14 +240,7 @@ pub fn event_body(venue: Uuid, title: &str, event_type: &str, days: i64) -> Valu
     })
 }
 
-pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    response.json().await.unwrap()
-}
+pub use test_support::assert_problem;
 
 pub fn ids(page: &Value) -> Vec<String> {
     page["items"]

@@ -12,6 +12,9 @@ pub use payments::{__path_charge, __path_get_payment, __path_list_payments, __pa
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(payments::router())
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/openapi.json",
+            get(service_kit::openapi::serve::<crate::openapi::ApiDoc>),
+        )
         .with_state(state)
 }

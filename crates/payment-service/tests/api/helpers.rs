@@ -1,8 +1,6 @@
 //! The fleet a payment test needs: user-service (tokens, JWKS) and payment-service, both real,
 //! with the simulated gateway, whose counters tell what it really charged.
 
-use std::collections::HashMap;
-
 pub use axum::http::StatusCode;
 use payment_service::config::Config;
 use payment_service::gateway::SimulatedGateway;
@@ -10,61 +8,18 @@ use payment_service::startup::{self, MIGRATIONS};
 use payment_service::state::AppState;
 use reqwest::Response;
 use serde_json::{Value, json};
-use service_kit::config::Env;
 use sqlx::PgPool;
-use sqlx::postgres::PgConnectOptions;
-use tokio::net::TcpListener;
+use test_support::UserService;
 use uuid::Uuid;
-
-pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub address: String,
-    pub users: String,
+    pub users: UserService,
     pub http: reqwest::Client,
     pub pool: PgPool,
-    /// user-service's database, to make admins.
-    pub users_pool: PgPool,
     /// A token of order-service, the service that charges and refunds in the fleet.
     pub service_token: String,
     pub state: AppState,
-}
-
-/// Serves `router` on an ephemeral port until the test ends.
-async fn serve(router: axum::Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(service_kit::server::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    address
-}
-
-/// A user-service over a database shared by all payment tests (accounts there are made with
-/// unique e-mails, so tests do not meet); its address and a pool on its database.
-async fn user_service(pool: &PgPool) -> (String, PgPool) {
-    let options: PgConnectOptions = (*pool.connect_options()).clone();
-    let url = format!(
-        "postgres://{}@{}:{}/ticketing_test_users",
-        options.get_username(),
-        options.get_host(),
-        options.get_port()
-    );
-    let users_pool =
-        service_kit::db::connect_and_migrate(&url.into(), 5, &user_service::startup::MIGRATIONS)
-            .await
-            .unwrap();
-    let mut env = Env::from_fn(|_| None);
-    let config = user_service::config::Config::from_env(&mut env).unwrap();
-    let address = serve(
-        user_service::startup::build(&config, users_pool.clone())
-            .await
-            .unwrap(),
-    )
-    .await;
-    (address, users_pool)
 }
 
 impl TestApp {
@@ -74,31 +29,18 @@ impl TestApp {
 
     pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
         service_kit::db::migrate(&pool, &MIGRATIONS).await.unwrap();
-        let (users, users_pool) = user_service(&pool).await;
-        let mut map: HashMap<String, String> =
-            HashMap::from([("USER_SERVICE_URL".into(), users.clone())]);
-        map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let mut env = Env::from_fn(move |k| map.get(k).cloned());
-        let config = Config::from_env(&mut env).unwrap();
+        let users = UserService::start(&pool).await;
+        let mut vars_map: Vec<(String, String)> =
+            vec![("USER_SERVICE_URL".into(), users.url.clone())];
+        vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let config = Config::from_env(&mut test_support::env(vars_map)).unwrap();
         let app = startup::build(&config, pool.clone());
-        let address = serve(app.router).await;
-        let http = reqwest::Client::new();
-        let token: Value = http
-            .post(format!("{users}/v1/auth/service-token"))
-            .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         Self {
-            address,
-            users,
-            http,
+            address: test_support::serve(app.router).await,
+            http: reqwest::Client::new(),
             pool,
-            users_pool,
-            service_token: token["accessToken"].as_str().unwrap().to_owned(),
+            service_token: users.service_token("order-service").await,
+            users,
             state: app.state,
         }
     }
@@ -115,56 +57,15 @@ impl TestApp {
             .expect("tests run the simulated gateway")
     }
 
-    /// A registered user: (e-mail, user id).
-    pub async fn register(&self) -> (String, Uuid) {
-        let email = format!("payer-{}@example.com", Uuid::now_v7());
-        let user: Value = self
-            .http
-            .post(format!("{}/v1/users", self.users))
-            .json(&json!({"name": "Payer", "email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (email, user["id"].as_str().unwrap().parse().unwrap())
-    }
-
-    /// Logs in: (access token, user id).
-    pub async fn login(&self, email: &str) -> (String, Uuid) {
-        let pair: Value = self
-            .http
-            .post(format!("{}/v1/auth/login", self.users))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            pair["accessToken"].as_str().unwrap().to_owned(),
-            pair["user"]["id"].as_str().unwrap().parse().unwrap(),
-        )
-    }
-
     /// A registered buyer (a customer): (access token, user id).
     pub async fn buyer(&self) -> (String, Uuid) {
-        let (email, _) = self.register().await;
-        self.login(&email).await
+        let account = self.users.account("customer").await;
+        (account.token, account.id)
     }
 
-    /// An admin's access token: a user promoted in user-service's database, logged in again so
-    /// that the token carries the role.
+    /// An admin's access token.
     pub async fn admin(&self) -> String {
-        let (email, id) = self.register().await;
-        sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1")
-            .bind(id)
-            .execute(&self.users_pool)
-            .await
-            .unwrap();
-        self.login(&email).await.0
+        self.users.account("admin").await.token
     }
 
     /// `POST /v1/payments/charge`, with the key when given.
@@ -298,15 +199,7 @@ pub fn new_key() -> String {
     format!("key-{}", Uuid::now_v7())
 }
 
-/// Asserts an RFC 9457 answer with this status and returns its body.
-pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    response.json().await.unwrap()
-}
+pub use test_support::assert_problem;
 
 /// Asserts the problem's stable code (the last segment of its `type`).
 pub fn assert_code(problem: &Value, code: &str) {

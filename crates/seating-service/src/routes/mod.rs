@@ -20,6 +20,9 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(seats::router())
         .merge(holds::router())
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/openapi.json",
+            get(service_kit::openapi::serve::<crate::openapi::ApiDoc>),
+        )
         .with_state(state)
 }

@@ -14,58 +14,21 @@ use reqwest::Response;
 use seating_service::config::Config;
 use seating_service::startup::{self, MIGRATIONS};
 use serde_json::{Value, json};
-use service_kit::config::Env;
 use service_kit::messages::outbox::Relay;
 use sqlx::PgPool;
-use sqlx::postgres::PgConnectOptions;
+use test_support::UserService;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
 pub struct TestApp {
     pub address: String,
-    pub users: String,
+    pub users: UserService,
     pub http: reqwest::Client,
     pub pool: PgPool,
     pub service_token: String,
     pub catalog: CatalogStub,
     pub relay: Relay,
     config: Config,
-}
-
-/// Serves `router` on an ephemeral port until the test ends.
-async fn serve(router: axum::Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(service_kit::server::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    address
-}
-
-/// A user-service over a database shared by all seating tests (accounts there are made with
-/// unique e-mails, so tests do not meet).
-async fn user_service(pool: &PgPool) -> String {
-    let options: PgConnectOptions = (*pool.connect_options()).clone();
-    let url = format!(
-        "postgres://{}@{}:{}/ticketing_test_users",
-        options.get_username(),
-        options.get_host(),
-        options.get_port()
-    );
-    let users_pool =
-        service_kit::db::connect_and_migrate(&url.into(), 5, &user_service::startup::MIGRATIONS)
-            .await
-            .unwrap();
-    let mut env = Env::from_fn(|_| None);
-    let config = user_service::config::Config::from_env(&mut env).unwrap();
-    serve(
-        user_service::startup::build(&config, users_pool)
-            .await
-            .unwrap(),
-    )
-    .await
 }
 
 impl TestApp {
@@ -75,33 +38,22 @@ impl TestApp {
 
     pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
         service_kit::db::migrate(&pool, &MIGRATIONS).await.unwrap();
-        let users = user_service(&pool).await;
+        let users = UserService::start(&pool).await;
         let catalog = CatalogStub::start().await;
-        let mut map: HashMap<String, String> = HashMap::from([
-            ("USER_SERVICE_URL".into(), users.clone()),
+        let mut vars_map: Vec<(String, String)> = vec![
+            ("USER_SERVICE_URL".into(), users.url.clone()),
             ("CATALOG_SERVICE_URL".into(), catalog.address.clone()),
-        ]);
-        map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let mut env = Env::from_fn(move |k| map.get(k).cloned());
-        let config = Config::from_env(&mut env).unwrap();
+        ];
+        vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let config = Config::from_env(&mut test_support::env(vars_map)).unwrap();
         let app = startup::build(&config, pool.clone());
-        let address = serve(app.router).await;
-        let http = reqwest::Client::new();
-        let token: Value = http
-            .post(format!("{users}/v1/auth/service-token"))
-            .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let address = test_support::serve(app.router).await;
         Self {
             address,
-            users,
-            http,
+            http: reqwest::Client::new(),
             pool,
-            service_token: token["accessToken"].as_str().unwrap().to_owned(),
+            service_token: users.service_token("order-service").await,
+            users,
             catalog,
             relay: app.relay,
             config,
@@ -137,28 +89,8 @@ impl TestApp {
 
     /// A registered buyer: (access token, user id).
     pub async fn buyer(&self) -> (String, Uuid) {
-        let email = format!("buyer-{}@example.com", Uuid::now_v7());
-        let password = "correct horse battery";
-        self.http
-            .post(format!("{}/v1/users", self.users))
-            .json(&json!({"name": "Buyer", "email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        let pair: Value = self
-            .http
-            .post(format!("{}/v1/auth/login", self.users))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            pair["accessToken"].as_str().unwrap().to_owned(),
-            pair["user"]["id"].as_str().unwrap().parse().unwrap(),
-        )
+        let account = self.users.account("customer").await;
+        (account.token, account.id)
     }
 
     pub async fn put_inventory(&self, event_id: Uuid, body: &Value, token: &str) -> Response {
@@ -361,12 +293,4 @@ async fn receive(
     StatusCode::ACCEPTED
 }
 
-/// Asserts an RFC 9457 answer with this status and returns its body.
-pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    response.json().await.unwrap()
-}
+pub use test_support::assert_problem;

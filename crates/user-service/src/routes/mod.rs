@@ -25,6 +25,9 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(auth::router())
         .merge(jwks::router())
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/openapi.json",
+            get(service_kit::openapi::serve::<crate::openapi::ApiDoc>),
+        )
         .with_state(state)
 }
