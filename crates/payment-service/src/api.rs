@@ -76,6 +76,9 @@ impl ChargeRequest {
         let currency = Currency::parse(&self.currency)
             .map_err(|m| errors.push(FieldError::new("currency", m)))
             .ok();
+        if currency.is_some_and(|c| self.amount.in_smallest_unit(c).is_none()) {
+            errors.push(FieldError::new("amount", "this currency has no cents"));
+        }
         if self.method != METHOD_CARD {
             errors.push(FieldError::new("method", "must be `card`"));
         }

@@ -14,7 +14,7 @@ use serde_json::json;
 use service_kit::Problem;
 use service_kit::auth::{Caller, Role};
 use service_kit::idempotency::{IdempotencyError, IdempotencyKey, fingerprint};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
 use crate::api::{Charge, PaymentList, PaymentQuery, PaymentView, Refund};
@@ -38,8 +38,8 @@ pub async fn charge(
     caller: &Caller,
     key: &IdempotencyKey,
     charge: Charge,
+    payer: Uuid,
 ) -> ApiResult<PaymentView> {
-    let payer = payer(caller, charge.user_id)?;
     let payment = match payments::find_by_key(&state.pool, &caller.subject, key.as_str()).await? {
         Some(existing) => {
             // The idempotency store compared the bodies already; this guards a key whose stored
@@ -76,7 +76,9 @@ pub async fn charge(
 }
 
 /// The payer: the user themself, or the user a service names (services must name one).
-fn payer(caller: &Caller, named: Option<Uuid>) -> ApiResult<Uuid> {
+/// Checked before the Idempotency-Key is claimed, so that such an error is not stored under the
+/// key: fixing `userId` and retrying with the same key works.
+pub fn payer(caller: &Caller, named: Option<Uuid>) -> ApiResult<Uuid> {
     if caller.is_service() {
         return named.ok_or_else(|| {
             ApiError::field(
@@ -233,10 +235,13 @@ pub async fn refund(
     let Some(charge_reference) = payment.gateway_reference.clone() else {
         return Err(anyhow!("settled payment {payment_id} has no gateway reference").into());
     };
+    let currency = Currency::parse(&payment.currency)
+        .map_err(|e| anyhow!("payment {payment_id} has a stored currency we do not know: {e}"))?;
     let command = RefundCommand {
         payment_id,
         gateway_reference: charge_reference,
         amount,
+        currency,
         idempotency_key: refund_gateway_key(payment_id, &caller.subject, key),
     };
     let gateway = state.gateway.name();

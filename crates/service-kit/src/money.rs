@@ -97,6 +97,17 @@ impl Money {
         Self(rounded)
     }
 
+    /// In the currency's smallest unit, as card gateways count (cents for EUR, yen for JPY);
+    /// `None` when the amount has cents a zero-decimal currency cannot carry.
+    pub fn in_smallest_unit(self, currency: Currency) -> Option<i64> {
+        let cents = self.minor();
+        match currency.decimals() {
+            0 if cents % 100 == 0 => Some(cents / 100),
+            0 => None,
+            _ => Some(cents),
+        }
+    }
+
     pub fn checked_add(self, other: Self) -> Option<Self> {
         self.0.checked_add(other.0).map(Self)
     }
@@ -195,7 +206,22 @@ const ISO_4217: &[&str] = &[
     "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// ISO 4217 currencies without minor units (amounts are whole: ¥1 000, not ¥1 000.50).
+const ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
+
 impl Currency {
+    /// Digits of its minor unit: 0 for JPY and the like, 2 for the others offered.
+    pub fn decimals(&self) -> u32 {
+        if ZERO_DECIMAL.contains(&self.as_str()) {
+            0
+        } else {
+            2
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         if ISO_4217.binary_search(&raw).is_ok() {
             let b = raw.as_bytes();
@@ -293,6 +319,15 @@ mod tests {
         assert_eq!(Money::from_minor(26250), m("262.50"));
         let total: Money = [m("1.10"), m("2.20")].into_iter().sum();
         assert_eq!(total.to_string(), "3.30");
+    }
+
+    #[test]
+    fn smallest_units_follow_the_currency() {
+        let eur = Currency::parse("EUR").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(m("262.50").in_smallest_unit(eur), Some(26250));
+        assert_eq!(m("1000.00").in_smallest_unit(jpy), Some(1000));
+        assert_eq!(m("1000.50").in_smallest_unit(jpy), None);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub struct RefundCommand {
     /// The gateway's reference of the charge.
     pub gateway_reference: String,
     pub amount: Money,
+    pub currency: Currency,
     /// The same for every attempt at this refund.
     pub idempotency_key: String,
 }

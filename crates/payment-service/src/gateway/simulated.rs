@@ -241,6 +241,7 @@ mod tests {
             payment_id: Uuid::now_v7(),
             gateway_reference: "sim_ch_1".into(),
             amount: Money::parse("5.00").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
             idempotency_key: "r".into(),
         };
         let first = gateway.refund(&refund).await.unwrap();

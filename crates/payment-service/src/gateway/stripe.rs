@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use service_kit::money::{Currency, Money};
 
 use super::{ChargeCommand, GatewayError, GatewayOutcome, GatewayRefund, RefundCommand};
 
@@ -34,6 +35,32 @@ impl fmt::Debug for StripeGateway {
     }
 }
 
+/// Stripe counts in the currency's smallest unit (cents, but whole yen).
+fn smallest_unit(amount: Money, currency: Currency) -> Result<String, GatewayError> {
+    amount
+        .in_smallest_unit(currency)
+        .map(|n| n.to_string())
+        .ok_or_else(|| {
+            GatewayError::new(format!(
+                "{amount} {currency} has cents {currency} cannot carry"
+            ))
+        })
+}
+
+/// How the card is named: a PaymentMethod id (`pm_…`) as `payment_method`; a card token
+/// (`tok_…`, the contract's) wrapped into a new card PaymentMethod, since Stripe takes
+/// `payment_method` only for PaymentMethod ids.
+fn card_fields(token: &str) -> Vec<(&'static str, &str)> {
+    if token.starts_with("pm_") {
+        vec![("payment_method", token)]
+    } else {
+        vec![
+            ("payment_method_data[type]", "card"),
+            ("payment_method_data[card][token]", token),
+        ]
+    }
+}
+
 impl StripeGateway {
     /// `api_base` without a trailing slash (`https://api.stripe.com`); tests pass a mock's.
     pub fn new(api_base: &str, api_key: SecretString, timeout: Duration) -> Self {
@@ -45,14 +72,13 @@ impl StripeGateway {
     }
 
     pub async fn charge(&self, command: &ChargeCommand) -> Result<GatewayOutcome, GatewayError> {
-        let amount = command.amount.minor().to_string();
+        let amount = smallest_unit(command.amount, command.currency)?;
         let currency = command.currency.as_str().to_ascii_lowercase();
         let order_id = command.order_id.to_string();
         let payment_id = command.payment_id.to_string();
-        let form = [
+        let mut form = vec![
             ("amount", amount.as_str()),
             ("currency", currency.as_str()),
-            ("payment_method", command.token.as_str()),
             ("confirm", "true"),
             // Card only, confirmed server-side: no redirect-based methods.
             ("automatic_payment_methods[enabled]", "true"),
@@ -60,6 +86,7 @@ impl StripeGateway {
             ("metadata[order_id]", order_id.as_str()),
             ("metadata[payment_id]", payment_id.as_str()),
         ];
+        form.extend(card_fields(&command.token));
         let (status, body) = self
             .post("/v1/payment_intents", &command.idempotency_key, &form)
             .await?;
@@ -77,7 +104,7 @@ impl StripeGateway {
     }
 
     pub async fn refund(&self, command: &RefundCommand) -> Result<GatewayRefund, GatewayError> {
-        let amount = command.amount.minor().to_string();
+        let amount = smallest_unit(command.amount, command.currency)?;
         let payment_id = command.payment_id.to_string();
         let form = [
             ("payment_intent", command.gateway_reference.as_str()),

@@ -43,8 +43,9 @@ pub async fn charge(
     Json(request): Json<ChargeRequest>,
 ) -> ApiResult<Response> {
     let charge = request.validate()?;
+    let payer = payments::payer(&caller, charge.user_id)?;
     let work = async {
-        match payments::charge(&state, &caller, &key, charge).await {
+        match payments::charge(&state, &caller, &key, charge, payer).await {
             Ok(payment) => (StatusCode::CREATED, Json(payment)).into_response(),
             Err(e) => e.into_response(),
         }

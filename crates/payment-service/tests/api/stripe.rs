@@ -41,7 +41,10 @@ async fn a_charge_confirms_a_payment_intent_with_our_key_and_idempotency_key() {
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(body_string_contains("amount=26250"))
         .and(body_string_contains("currency=eur"))
-        .and(body_string_contains("payment_method=tok_visa"))
+        .and(body_string_contains("payment_method_data%5Btype%5D=card"))
+        .and(body_string_contains(
+            "payment_method_data%5Bcard%5D%5Btoken%5D=tok_visa",
+        ))
         .and(body_string_contains("confirm=true"))
         .and(body_string_contains(
             "automatic_payment_methods%5Ballow_redirects%5D=never",
@@ -216,6 +219,7 @@ async fn a_refund_refunds_the_payment_intent_with_the_idempotency_key_forwarded(
             payment_id: Uuid::now_v7(),
             gateway_reference: "pi_123".into(),
             amount: Money::parse("30.00").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
             idempotency_key: "re_abc".into(),
         })
         .await
@@ -244,8 +248,39 @@ async fn a_failed_refund_is_a_gateway_error() {
             payment_id: Uuid::now_v7(),
             gateway_reference: "pi_123".into(),
             amount: Money::parse("30.00").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
             idempotency_key: "re_def".into(),
         })
         .await;
     assert!(result.is_err());
+}
+
+#[tokio::test]
+async fn a_zero_decimal_currency_is_charged_in_whole_units() {
+    let server = MockServer::start().await;
+    let command = ChargeCommand {
+        amount: Money::parse("1500.00").unwrap(),
+        currency: Currency::parse("JPY").unwrap(),
+        ..charge("tok_visa")
+    };
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .and(body_string_contains("amount=1500&"))
+        .and(body_string_contains("currency=jpy"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "pi_jpy", "object": "payment_intent", "status": "succeeded"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = gateway(&server, Duration::from_secs(5))
+        .charge(&command)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        GatewayOutcome::Succeeded {
+            reference: "pi_jpy".into()
+        }
+    );
 }

@@ -117,6 +117,15 @@ async fn an_unknown_currency_is_422(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn cents_in_a_currency_without_cents_are_422(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let mut body = with("currency", json!("JPY"));
+    body["amount"] = json!("1500.50");
+    let problem = refused(&app, &body, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "amount");
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_method_other_than_card_is_422(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let problem = refused(
