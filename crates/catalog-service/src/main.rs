@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         }
         ["import-etsr", dir] => {
             let pool = startup::connect(&config).await?;
-            let (state, _, _) = startup::state(&config, pool);
+            let (state, _) = startup::state(&config, pool);
             let started = std::time::Instant::now();
             let report = import::run(&state, &PathBuf::from(dir)).await?;
             print!("{report}");
@@ -87,7 +87,7 @@ async fn seed_demo(config: &Config, args: &[&str]) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let (state, _, _) = startup::state(config, pool);
+    let (state, _) = startup::state(config, pool);
     let outcome = seed::run(&state, &options).await?;
     println!(
         "generated {} venues, {} events, {} seats in {:.2} s; {} events published to seating in {:.2} s",

@@ -1,14 +1,10 @@
 //! Building and running the app: the same path for `main`, the CLI commands and tests.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use service_kit::auth::TokenVerifier;
-use service_kit::auth::service_token::ServiceTokenSource;
-use service_kit::client::{ServiceClient, http_client};
+use service_kit::fleet::Fleet;
 use service_kit::messages::Service;
 use service_kit::messages::inbox;
 use service_kit::messages::outbox::{OutboxMetrics, Relay};
@@ -34,37 +30,23 @@ pub struct App {
     pub state: AppState,
 }
 
-/// The state without the HTTP parts (the CLI commands use it).
-pub fn state(
-    config: &Config,
-    pool: PgPool,
-) -> (AppState, Arc<ServiceTokenSource>, reqwest::Client) {
-    let http = http_client(Duration::from_secs(30));
-    let tokens = Arc::new(ServiceTokenSource::new(
-        http.clone(),
-        &config.user_service_url,
-        config.client_id.clone(),
-        config.client_secret.clone(),
-    ));
-    let seating = ServiceClient::new("seating-service", &config.seating_service_url, http.clone())
-        .with_service_token(tokens.clone());
+/// The state without the HTTP parts (the CLI commands use it), and the fleet link it uses.
+pub fn state(config: &Config, pool: PgPool) -> (AppState, Fleet) {
+    let fleet = Fleet::new(&config.fleet);
+    let seating = fleet.client(Service::Seating, &config.seating_service_url);
     let state = AppState {
         pool,
         seating: SeatingClient::new(seating),
     };
-    (state, tokens, http)
+    (state, fleet)
 }
 
 pub fn build(config: &Config, pool: PgPool) -> App {
-    let (state, tokens, http) = state(config, pool.clone());
+    let (state, fleet) = state(config, pool.clone());
     let metrics = Metrics::new(SERVICE);
-    let verifier = Arc::new(TokenVerifier::with_jwks(
-        format!("{}/.well-known/jwks.json", config.user_service_url),
-        http,
-    ));
     let relay = Relay::new(
         pool.clone(),
-        Some(tokens),
+        Some(fleet.tokens.clone()),
         HashMap::from([(Service::Seating, config.seating_service_url.clone())]),
         OutboxMetrics::register(&metrics),
         config.relay,
@@ -77,7 +59,7 @@ pub fn build(config: &Config, pool: PgPool) -> App {
             version: env!("CARGO_PKG_VERSION"),
             pool,
             metrics,
-            verifier,
+            verifier: fleet.verifier,
             request_timeout: config.common.request_timeout,
         },
     );

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use service_kit::config::{self, CommonConfig, ConfigError, Env, ports};
-use service_kit::messages::Service;
+use service_kit::config::{CommonConfig, ConfigError, Env, ports};
 
 pub const SERVICE: &str = "payment-service";
 
@@ -36,10 +35,9 @@ pub enum GatewayConfig {
 impl Config {
     pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env, SERVICE, ports::PAYMENT, "payments")?;
-        let (user_var, user_port) = Service::User.url_variable();
         Ok(Self {
             common,
-            user_service_url: config::service_url(env, user_var, user_port)?,
+            user_service_url: service_kit::fleet::user_service_url(env)?,
             gateway: GatewayConfig::from_env(env)?,
         })
     }

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use service_kit::auth::TokenVerifier;
 use service_kit::client::http_client;
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
@@ -37,10 +36,7 @@ pub struct App {
 pub fn build(config: &Config, pool: PgPool) -> App {
     let http = http_client(Duration::from_secs(10));
     let metrics = Metrics::new(SERVICE);
-    let verifier = Arc::new(TokenVerifier::with_jwks(
-        format!("{}/.well-known/jwks.json", config.user_service_url),
-        http,
-    ));
+    let verifier = service_kit::fleet::verifier(&config.user_service_url, http);
     let state = AppState {
         pool: pool.clone(),
         // Longer than any request may run, so a live request's key is never taken over.

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use secrecy::SecretString;
 use service_kit::config::{self, CommonConfig, ConfigError, Env, ports};
+use service_kit::fleet::FleetConfig;
 use service_kit::messages::Service;
 use service_kit::messages::outbox::RelayPolicy;
 
@@ -14,10 +14,9 @@ pub struct Config {
     pub common: CommonConfig,
     /// How long a hold lasts when the request does not say (`HOLD_TTL_SECONDS`, 900).
     pub hold_ttl: Duration,
-    pub user_service_url: String,
+    /// user-service and this service's credentials.
+    pub fleet: FleetConfig,
     pub catalog_service_url: String,
-    pub client_id: String,
-    pub client_secret: SecretString,
     pub relay: RelayPolicy,
     /// How often expired holds are marked `EXPIRED` (they stop blocking at `expiresAt` anyway).
     pub sweep_interval: Duration,
@@ -26,16 +25,12 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env, SERVICE, ports::SEATING, "seating")?;
-        let (user_var, user_port) = Service::User.url_variable();
         let (catalog_var, catalog_port) = Service::Catalog.url_variable();
-        let (client_id, client_secret) = config::service_credentials(env, SERVICE)?;
         Ok(Self {
             common,
             hold_ttl: Duration::from_secs(hold_ttl(env)?),
-            user_service_url: config::service_url(env, user_var, user_port)?,
+            fleet: FleetConfig::from_env(env, SERVICE)?,
             catalog_service_url: config::service_url(env, catalog_var, catalog_port)?,
-            client_id,
-            client_secret,
             relay: RelayPolicy::from_env(env)?,
             // At least 10 ms: a zero interval is not a schedule.
             sweep_interval: Duration::from_millis(

@@ -1,13 +1,10 @@
 //! Building and running the app: the same path for `main` and for tests.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use service_kit::auth::TokenVerifier;
-use service_kit::auth::service_token::ServiceTokenSource;
-use service_kit::client::http_client;
+use service_kit::fleet::Fleet;
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::messages::Service;
 use service_kit::messages::inbox;
@@ -36,18 +33,8 @@ pub struct App {
 
 /// Builds the router and the outbox relay over a migrated database.
 pub fn build(config: &Config, pool: PgPool) -> App {
-    let http = http_client(std::time::Duration::from_secs(10));
+    let fleet = Fleet::new(&config.fleet);
     let metrics = Metrics::new(SERVICE);
-    let verifier = Arc::new(TokenVerifier::with_jwks(
-        format!("{}/.well-known/jwks.json", config.user_service_url),
-        http.clone(),
-    ));
-    let tokens = Arc::new(ServiceTokenSource::new(
-        http,
-        &config.user_service_url,
-        config.client_id.clone(),
-        config.client_secret.clone(),
-    ));
     let state = AppState {
         pool: pool.clone(),
         // Longer than any request may run, so a live request's key is never taken over.
@@ -57,7 +44,7 @@ pub fn build(config: &Config, pool: PgPool) -> App {
     };
     let relay = Relay::new(
         pool.clone(),
-        Some(tokens),
+        Some(fleet.tokens.clone()),
         HashMap::from([(Service::Catalog, config.catalog_service_url.clone())]),
         OutboxMetrics::register(&metrics),
         config.relay,
@@ -70,7 +57,7 @@ pub fn build(config: &Config, pool: PgPool) -> App {
             version: env!("CARGO_PKG_VERSION"),
             pool,
             metrics,
-            verifier,
+            verifier: fleet.verifier,
             request_timeout: config.common.request_timeout,
         },
     );

@@ -13,6 +13,7 @@ pub mod conditional;
 pub mod config;
 pub mod db;
 pub mod extract;
+pub mod fleet;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
