@@ -402,10 +402,10 @@ impl SeatsRequest {
 }
 
 fn expand(layout: &[SectionLayout], base_price: Money) -> Result<Vec<SeatDef>, ApiError> {
-    let total: u64 = layout
-        .iter()
-        .map(|s| u64::from(s.rows) * u64::from(s.seats_per_row))
-        .sum();
+    // Saturating: absurd sizes must fail the limit below, not wrap around it.
+    let total = layout.iter().fold(0u64, |sum, s| {
+        sum.saturating_add(u64::from(s.rows).saturating_mul(u64::from(s.seats_per_row)))
+    });
     if total > MAX_SEATS as u64 {
         return Err(ApiError::field(
             "layout",
@@ -536,6 +536,24 @@ mod tests {
             (seats[7].section.as_str(), seats[7].price),
             ("VIP", money("90.00"))
         );
+    }
+
+    #[test]
+    fn an_absurd_layout_is_refused_not_wrapped() {
+        let huge = |rows, seats_per_row| SectionLayout {
+            section: "A".into(),
+            rows,
+            seats_per_row,
+            price: None,
+        };
+        let request = SeatsRequest {
+            seats: None,
+            layout: Some(vec![huge(u32::MAX, u32::MAX), huge(2_147_483_648, 4)]),
+        };
+        assert!(matches!(
+            request.validate(money("1.00")),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::{
     CancelRequest, EventPatch, EventQuery, EventRequest, EventView, Fields, Page, SeatCount,
-    SeatList, SeatsRequest,
+    SeatList, SeatView, SeatsRequest,
 };
 use crate::clients::seating::PushError;
 use crate::config::SERVICE;
@@ -236,6 +236,11 @@ pub async fn publish(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<E
 /// Sends the event's seats to seating (also used by the import for events already on sale).
 pub async fn push_inventory(state: &AppState, event: &EventRow) -> ApiResult<()> {
     let seats = seats::list(&state.pool, event.id).await?;
+    push_seats(state, event, &seats).await
+}
+
+/// Sends these seats of the event to seating.
+pub async fn push_seats(state: &AppState, event: &EventRow, seats: &[SeatView]) -> ApiResult<()> {
     if seats.is_empty() {
         return Err(ApiError::State(
             "Define the event's seats before publishing it.".into(),
@@ -243,7 +248,7 @@ pub async fn push_inventory(state: &AppState, event: &EventRow) -> ApiResult<()>
     }
     state
         .seating
-        .push_inventory(event.id, &event.currency, &seats)
+        .push_inventory(event.id, &event.currency, seats)
         .await
         .map_err(|e| match e {
             PushError::Unavailable(detail) => ApiError::SeatingUnavailable(detail),

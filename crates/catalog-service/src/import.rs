@@ -10,12 +10,16 @@
 //! - a title that names another type than `event_type` ("Workshop #200", Concert): the
 //!   `event_type` column is kept (it is the structured field), the disagreement counted.
 //!
+//! - seats sold in the original system (listed in `etsr_tickets.csv`): kept in the catalogue (they
+//!   are part of the venue's map) but not offered again: only events on sale go to seating, and
+//!   without their sold seats; sold-out events are not offered at all. order-service's import
+//!   of orders and tickets will record those sales.
+//!
 //! Every row keeps its original id as `legacy_id` = `etsr:<entity>:<id>` (`etsr:venue:3`,
 //! `etsr:event:12`, `etsr:seat:4711`), unique, so a re-run updates instead of duplicating. The
 //! importers of users, orders, tickets and payments (in their services, later) use the same
 //! scheme for their own rows and map `etsr:event:<id>` / `etsr:seat:<id>` to our ids; the event
 //! read answers `legacyId`, and a lookup by legacy id for seats is still to be added.
-//! Events that are on sale or sold out get their seats pushed to seating.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -72,6 +76,10 @@ pub struct Report {
     pub events: FileReport,
     pub seats: FileReport,
     pub pushed_events: u64,
+    pub pushed_seats: u64,
+    /// Seats of events on sale not offered: sold in the original system.
+    pub sold_seats_held_back: u64,
+    pub sold_out_not_pushed: u64,
     pub push_failures: BTreeMap<String, u64>,
 }
 
@@ -107,8 +115,12 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "inventory pushed to seating for {} events on sale or sold out",
-            self.pushed_events
+            "inventory pushed to seating: {} seats of {} events on sale; {} seats held back (sold \
+             in the original system, etsr_tickets.csv); {} sold-out events not offered",
+            self.pushed_seats,
+            self.pushed_events,
+            self.sold_seats_held_back,
+            self.sold_out_not_pushed
         )?;
         for (reason, n) in &self.push_failures {
             writeln!(f, "  NOT pushed: {n} events: {reason}")?;
@@ -134,6 +146,11 @@ struct EventCsv {
     event_date: String,
     base_price: String,
     status: String,
+}
+
+#[derive(Deserialize)]
+struct TicketCsv {
+    seat_id: String,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +188,7 @@ pub async fn run(state: &AppState, dir: &Path) -> anyhow::Result<Report> {
     let venues = import_venues(state, dir, &mut report.venues).await?;
     let events = import_events(state, dir, &venues, &mut report.events).await?;
     import_seats(state, dir, &events, &mut report.seats).await?;
-    push_published(state, &events, &mut report).await?;
+    push_published(state, dir, &events, &mut report).await?;
     Ok(report)
 }
 
@@ -403,20 +420,51 @@ async fn import_seats(
     Ok(())
 }
 
+/// The legacy ids of the seats sold in the original system (empty without `etsr_tickets.csv`).
+fn sold_seats(dir: &Path) -> anyhow::Result<HashSet<String>> {
+    let path = dir.join("etsr_tickets.csv");
+    if !path.exists() {
+        return Ok(HashSet::new());
+    }
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(reader
+        .deserialize::<TicketCsv>()
+        .filter_map(Result::ok)
+        .map(|t| format!("etsr:seat:{}", t.seat_id.trim()))
+        .collect())
+}
+
 async fn push_published(
     state: &AppState,
+    dir: &Path,
     ids: &HashMap<String, Uuid>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
+    let sold = sold_seats(dir)?;
     for id in ids.values() {
         let Some(event): Option<EventRow> = events::find(&state.pool, *id).await? else {
             continue;
         };
-        if !matches!(event.status(), EventStatus::OnSale | EventStatus::SoldOut) {
-            continue;
+        match event.status() {
+            EventStatus::OnSale => {}
+            EventStatus::SoldOut => {
+                report.sold_out_not_pushed += 1;
+                continue;
+            }
+            _ => continue,
         }
-        match crate::events::push_inventory(state, &event).await {
-            Ok(()) => report.pushed_events += 1,
+        let (offered, held_back): (Vec<_>, Vec<_>) = seats::list_with_legacy(&state.pool, event.id)
+            .await?
+            .into_iter()
+            .partition(|(_, legacy)| legacy.as_ref().is_none_or(|l| !sold.contains(l)));
+        report.sold_seats_held_back += held_back.len() as u64;
+        let offered: Vec<_> = offered.into_iter().map(|(seat, _)| seat).collect();
+        match crate::events::push_seats(state, &event, &offered).await {
+            Ok(()) => {
+                report.pushed_events += 1;
+                report.pushed_seats += offered.len() as u64;
+            }
             Err(e) => {
                 *report.push_failures.entry(e.to_string()).or_default() += 1;
             }

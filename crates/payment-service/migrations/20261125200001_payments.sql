@@ -18,6 +18,10 @@ CREATE TABLE payments (
     -- client id): a retry of a charge whose gateway call failed finds its PENDING payment here.
     idempotency_caller TEXT          NOT NULL,
     idempotency_key    TEXT          NOT NULL,
+    -- The kit's fingerprint of the whole request (token included, which is not stored): a retry
+    -- with the key after a gateway error must be the same request, even when the kit no longer
+    -- holds the key (a 5xx releases it).
+    request_fingerprint BYTEA        NOT NULL,
     amount             NUMERIC(12,2) NOT NULL CONSTRAINT payments_amount_positive CHECK (amount > 0),
     refunded_amount    NUMERIC(12,2) NOT NULL DEFAULT 0
                        CONSTRAINT payments_refunded_within_amount

@@ -39,12 +39,13 @@ pub async fn charge(
     key: &IdempotencyKey,
     charge: Charge,
     payer: Uuid,
+    fingerprint: &[u8],
 ) -> ApiResult<PaymentView> {
     let payment = match payments::find_by_key(&state.pool, &caller.subject, key.as_str()).await? {
         Some(existing) => {
-            // The idempotency store compared the bodies already; this guards a key whose stored
-            // answer was purged and that now comes back with another charge.
-            if !same_charge(&existing, &charge, payer) {
+            // The key is ours again after a gateway error (a 5xx is not stored) or after its stored
+            // answer was purged: only the very same request may continue this payment.
+            if existing.request_fingerprint != fingerprint {
                 return Err(IdempotencyError::Mismatch.into());
             }
             if existing.status != PaymentStatus::Pending {
@@ -63,6 +64,7 @@ pub async fn charge(
                     user_id: payer,
                     caller: &caller.subject,
                     key: key.as_str(),
+                    fingerprint,
                     amount: charge.amount,
                     currency: charge.currency.as_str(),
                     method: METHOD_CARD,
@@ -96,13 +98,6 @@ pub fn payer(caller: &Caller, named: Option<Uuid>) -> ApiResult<Uuid> {
             .into()),
         _ => Ok(me),
     }
-}
-
-fn same_charge(payment: &PaymentRow, charge: &Charge, payer: Uuid) -> bool {
-    payment.order_id == charge.order_id
-        && payment.user_id == payer
-        && payment.amount == charge.amount
-        && payment.currency == charge.currency.as_str()
 }
 
 /// What a settled payment answers: the payment, or the decline it was.
@@ -314,6 +309,14 @@ fn plan_refund(
         .checked_sub(payment.refunded_amount)
         .unwrap_or(Money::ZERO);
     let amount = requested.unwrap_or(remaining);
+    let whole =
+        Currency::parse(&payment.currency).is_ok_and(|c| amount.in_smallest_unit(c).is_some());
+    if !whole {
+        return Err(ApiError::field(
+            "amount",
+            format!("{} has no cents", payment.currency),
+        ));
+    }
     payment
         .refunded_amount
         .checked_add(amount)

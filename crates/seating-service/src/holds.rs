@@ -71,6 +71,12 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
 
 /// Why a claim came up short: seats that are not the event's (422), or seats taken (409).
 async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> ApiResult<ApiError> {
+    if events::find(&state.pool, r.event_id)
+        .await?
+        .is_some_and(|e| e.cancelled())
+    {
+        return Ok(ApiError::NotOnSale);
+    }
     let unknown = seats::unknown(&state.pool, r.event_id, r.seats.ids()).await?;
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(Uuid::to_string).collect();

@@ -3,6 +3,9 @@
 //! axum answers a malformed body or a bad path segment in plain text; clients of this fleet get
 //! an RFC 9457 problem instead: 400 for malformed JSON or bad path/query values, 415 for a missing
 //! JSON content type, 413 for an oversized body, 422 for JSON of the wrong shape.
+//!
+//! They also refuse the NUL character (`\u0000` in JSON, `%00` in a path or query): Postgres
+//! cannot store it in text, so it would otherwise surface as a 500 deep in a query.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -26,7 +29,39 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let json_body = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let ct = ct.split(';').next().unwrap_or_default().trim();
+                ct == "application/json"
+                    || (ct.starts_with("application/") && ct.ends_with("+json"))
+            });
+        if !json_body {
+            return Err(crate::problem::for_status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) => {
+                return Err(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    crate::problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+                } else {
+                    Problem::new(
+                        rejection.status(),
+                        "unreadable-body",
+                        "Request body could not be read",
+                    )
+                    .with_detail(rejection.body_text())
+                });
+            }
+        };
+        if contains_nul_escape(&bytes) {
+            return Err(nul_problem());
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_problem(&rejection)),
         }
@@ -37,6 +72,27 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
+}
+
+/// Whether the JSON text escapes a NUL character (raw NUL bytes are not valid JSON anyway).
+fn contains_nul_escape(bytes: &[u8]) -> bool {
+    bytes
+        .windows(6)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].iter().all(|b| *b == b'0'))
+}
+
+fn nul_problem() -> Problem {
+    Problem::validation(vec![crate::problem::FieldError::new(
+        "",
+        "text must not contain the NUL character",
+    )])
+}
+
+/// `%00` in a path or query.
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 fn json_problem(rejection: &JsonRejection) -> Problem {
@@ -78,6 +134,11 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_nul(parts.uri.path()) {
+            return Err(Problem::bad_request(
+                "Path segments must not contain NUL (%00).",
+            ));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
             Err(rejection) => Err(path_problem(&rejection)),
@@ -106,6 +167,11 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(has_encoded_nul) {
+            return Err(Problem::bad_request(
+                "Query values must not contain NUL (%00).",
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(query_problem(&rejection)),
@@ -125,3 +191,16 @@ fn query_problem(rejection: &QueryRejection) -> Problem {
 /// The client's address as the socket saw it (the app is served with connect info).
 /// Behind a proxy this is the proxy; see the README's note on throttling.
 pub use axum::extract::ConnectInfo;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_escapes_and_encodings_are_found() {
+        assert!(contains_nul_escape(br#"{"email":"a\u0000@x.io"}"#));
+        assert!(!contains_nul_escape(br#"{"email":"a\u0041@x.io"}"#));
+        assert!(has_encoded_nul("city=%00"));
+        assert!(!has_encoded_nul("city=%20Lisbon"));
+    }
+}

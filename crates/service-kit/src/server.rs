@@ -199,7 +199,7 @@ async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -
         .to_owned();
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics.observe_request(method.as_str(), &route, status, elapsed.as_secs_f64());
+    metrics.observe_request(method_label(&method), &route, status, elapsed.as_secs_f64());
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if matches!(route.as_str(), "/health" | "/ready" | "/metrics") {
@@ -211,6 +211,22 @@ async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -
         }
     });
     response
+}
+
+/// The standard methods by name; anything else as `OTHER`, so that invented methods cannot
+/// create metric series without end.
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// Gives a problem body to error answers that layers or the framework produced in plain text

@@ -101,6 +101,36 @@ pub async fn list(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<Vec<S
     })
 }
 
+/// The event's seats with their legacy ids (imported seats).
+pub async fn list_with_legacy(
+    db: impl PgExecutor<'_>,
+    event_id: Uuid,
+) -> sqlx::Result<Vec<(SeatView, Option<String>)>> {
+    sqlx::query_as::<_, (Uuid, String, String, i32, Money, Option<String>)>(
+        "SELECT id, section, row, number, price, legacy_id FROM seats WHERE event_id = $1
+         ORDER BY section, length(row), row, number",
+    )
+    .bind(event_id)
+    .fetch_all(db)
+    .await
+    .map(|rows| {
+        rows.into_iter()
+            .map(|(seat_id, section, row, number, price, legacy)| {
+                (
+                    SeatView {
+                        seat_id,
+                        section,
+                        row,
+                        number,
+                        price,
+                    },
+                    legacy,
+                )
+            })
+            .collect()
+    })
+}
+
 pub async fn count(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM seats WHERE event_id = $1")
         .bind(event_id)

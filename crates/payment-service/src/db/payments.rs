@@ -12,6 +12,7 @@ pub struct PaymentRow {
     pub user_id: Uuid,
     pub idempotency_caller: String,
     pub idempotency_key: String,
+    pub request_fingerprint: Vec<u8>,
     pub amount: Money,
     pub refunded_amount: Money,
     pub currency: String,
@@ -25,7 +26,8 @@ pub struct PaymentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, order_id, user_id, idempotency_caller, idempotency_key, amount,
+const COLUMNS: &str = "id, order_id, user_id, idempotency_caller, idempotency_key,
+                       request_fingerprint, amount,
                        refunded_amount, currency, method, status, gateway, gateway_reference,
                        failure_reason, created_at, updated_at";
 
@@ -36,6 +38,7 @@ pub struct NewPayment<'a> {
     pub user_id: Uuid,
     pub caller: &'a str,
     pub key: &'a str,
+    pub fingerprint: &'a [u8],
     pub amount: Money,
     pub currency: &'a str,
     pub method: &'a str,
@@ -50,8 +53,8 @@ pub async fn insert_pending(
 ) -> sqlx::Result<PaymentRow> {
     sqlx::query_as(&format!(
         "INSERT INTO payments (id, order_id, user_id, idempotency_caller, idempotency_key,
-                               amount, currency, method, status, gateway)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'PENDING', $9)
+                               request_fingerprint, amount, currency, method, status, gateway)
+         VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, 'PENDING', $9)
          RETURNING {COLUMNS}"
     ))
     .bind(new.id)
@@ -63,6 +66,7 @@ pub async fn insert_pending(
     .bind(new.currency)
     .bind(new.method)
     .bind(new.gateway)
+    .bind(new.fingerprint)
     .fetch_one(db)
     .await
 }

@@ -44,20 +44,16 @@ pub async fn charge(
 ) -> ApiResult<Response> {
     let charge = request.validate()?;
     let payer = payments::payer(&caller, charge.user_id)?;
+    let print = fingerprint("POST /v1/payments/charge", &request);
     let work = async {
-        match payments::charge(&state, &caller, &key, charge, payer).await {
+        match payments::charge(&state, &caller, &key, charge, payer, &print).await {
             Ok(payment) => (StatusCode::CREATED, Json(payment)).into_response(),
             Err(e) => e.into_response(),
         }
     };
     state
         .idempotency
-        .run(
-            &caller.subject,
-            &key,
-            &fingerprint("POST /v1/payments/charge", &request),
-            work,
-        )
+        .run(&caller.subject, &key, &print, work)
         .await
         .map_err(ApiError::from)
 }

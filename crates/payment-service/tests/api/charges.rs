@@ -281,6 +281,33 @@ async fn a_gateway_error_is_502_and_a_retry_with_the_same_key_charges_once(pool:
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_retry_after_a_gateway_error_must_be_the_same_request(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (token, _) = app.buyer().await;
+    let key = new_key();
+    let order = Uuid::now_v7();
+    let failed = app
+        .charge(
+            &token,
+            Some(&key),
+            &charge_body(order, "75.00", "tok_gatewayErrorOnce"),
+        )
+        .await;
+    assert_problem(failed, StatusCode::BAD_GATEWAY).await;
+    // Another card under the same key: refused, though the kit released the key after the 502.
+    let other_card = app
+        .charge(
+            &token,
+            Some(&key),
+            &charge_body(order, "75.00", "tok_mastercard"),
+        )
+        .await;
+    let problem = assert_problem(other_card, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_code(&problem, "idempotency-key-reused");
+    assert_eq!(app.gateway().charges_made(), 0);
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_failing_gateway_leaves_the_payment_pending_and_nothing_is_replayed(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (token, _) = app.buyer().await;

@@ -92,6 +92,30 @@ async fn a_refund_above_what_remains_is_409_not_refundable(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_refund_with_cents_in_a_currency_without_cents_is_422(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (_, buyer) = app.buyer().await;
+    let mut body = charge_body(Uuid::now_v7(), "1500.00", "tok_visa");
+    body["currency"] = json!("JPY");
+    body["userId"] = json!(buyer);
+    let charged = app
+        .charge(&app.service_token, Some(&new_key()), &body)
+        .await;
+    assert_eq!(charged.status(), StatusCode::CREATED);
+    let payment = id_of(&charged.json().await.unwrap());
+    let response = app
+        .refund(
+            &app.service_token,
+            &payment,
+            &new_key(),
+            &json!({"amount": "0.50", "reason": "half a yen"}),
+        )
+        .await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(app.gateway().refunds_made(), 0);
+}
+
+#[sqlx::test(migrations = false)]
 async fn twenty_concurrent_refunds_never_exceed_the_charge(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (_, buyer) = app.buyer().await;

@@ -106,6 +106,13 @@ pub async fn set_sold_out(conn: &mut PgConnection, id: Uuid, sold_out: bool) -> 
 /// Marks the event cancelled (creating it when seating never had its inventory, so that a late
 /// inventory cannot put it on sale).
 pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<()> {
+    // FOR UPDATE, the one lock that conflicts with the key-share lock a reserve's new hold takes
+    // on the event: reserves under way finish first (and their holds are then released below),
+    // later ones find the event cancelled when they claim.
+    sqlx::query("SELECT 1 FROM events WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO events (id, currency, status, cancel_reason) VALUES ($1, 'XXX', 'CANCELLED', $2)
          ON CONFLICT (id) DO UPDATE

@@ -53,8 +53,9 @@ pub async fn upsert(
 /// statement. Free means not sold and not held by an unexpired hold. Rows that a concurrent
 /// transaction has locked (it is claiming, allocating or releasing them) are skipped rather than
 /// waited for, so a claim never blocks and never deadlocks; a skipped seat simply counts as
-/// taken. The caller compares the count with its request and rolls back when short: all or
-/// nothing.
+/// taken. A cancelled event yields nothing (its status is read after the hold's insert waited for
+/// any cancellation in progress). The caller compares the count with its request and rolls back
+/// when short: all or nothing.
 pub async fn claim(
     conn: &mut PgConnection,
     hold_id: Uuid,
@@ -68,6 +69,7 @@ pub async fn claim(
                       WHERE event_id = $2 AND id = ANY($3)
                         AND sold_order_id IS NULL
                         AND (held_until IS NULL OR held_until <= now())
+                        AND EXISTS (SELECT 1 FROM events e WHERE e.id = $2 AND e.status = 'ON_SALE')
                       ORDER BY id
                       FOR UPDATE SKIP LOCKED)
          RETURNING id, section, row, number, price",

@@ -177,3 +177,53 @@ async fn allocate_racing_release_and_expiry_sells_each_seat_at_most_once(pool: P
         .unwrap();
     assert_eq!(i64::from(unsold), 60 - sold, "the unsold count drifted");
 }
+
+#[sqlx::test(migrations = false)]
+async fn reserves_racing_a_cancellation_leave_no_active_hold(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (event, seats) = app.event_with_seats(60).await;
+    let cancel = serde_json::json!({
+        "id": Uuid::now_v7(),
+        "type": "event.cancelled",
+        "occurredAt": "2026-11-25T12:00:00Z",
+        "source": "catalog-service",
+        "data": {"eventId": event, "reason": "race"},
+    });
+    let reserves = seats.iter().map(|seat| {
+        let app = &app;
+        async move {
+            app.reserve(event, &[*seat], Uuid::now_v7(), None)
+                .await
+                .status()
+        }
+    });
+    let cancelling = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        app.post("/v1/messages", &cancel, &app.service_token)
+            .await
+            .status()
+    };
+    let (statuses, cancelled) = tokio::join!(futures::future::join_all(reserves), cancelling);
+    assert_eq!(cancelled, StatusCode::ACCEPTED);
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(*s, StatusCode::CREATED | StatusCode::CONFLICT)),
+        "{statuses:?}"
+    );
+    let active: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM holds WHERE event_id = $1 AND status = 'ACTIVE'")
+            .bind(event)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(active, 0, "a hold survived the cancellation");
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM seats WHERE event_id = $1 AND hold_id IS NOT NULL",
+    )
+    .bind(event)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 0);
+}

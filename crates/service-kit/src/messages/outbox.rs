@@ -263,9 +263,14 @@ impl Relay {
         let Some(base) = self.endpoints.get(delivery.subscriber.as_str()) else {
             return Err(format!("no URL configured for {}", delivery.subscriber));
         };
+        // The message id doubles as the request id, so the consumer's logs name the message.
         let mut request = self
             .http
             .post(format!("{base}/v1/messages"))
+            .header(
+                crate::telemetry::REQUEST_ID_HEADER,
+                delivery.message_id.to_string(),
+            )
             .json(&delivery.envelope.0);
         if let Some(tokens) = &self.tokens {
             let token = tokens.token().await.map_err(|e| e.to_string())?;
