@@ -59,6 +59,9 @@ enum Scenario {
         /// Sell this fraction first (0.99 measures the last 1 % of an almost sold-out event).
         #[arg(long, default_value_t = 0.0)]
         sold_fraction: f64,
+        /// Sell every n-th hold instead of releasing it (0: never).
+        #[arg(long, default_value_t = 50)]
+        sell_every: u64,
     },
     /// payment-service: charges with the simulated gateway, each with its own key and order.
     Payments {
@@ -103,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
             k,
             duration,
             sold_fraction,
+            sell_every,
         } => {
             seating::run(seating::Options {
                 seating_url,
@@ -113,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
                 per_hold: k,
                 duration: Duration::from_secs(duration),
                 sold_fraction,
+                sell_every,
             })
             .await
         }

@@ -24,6 +24,9 @@ pub struct Options {
     pub duration: Duration,
     /// Sell this fraction of the seats before measuring (0.99: the last 1 % of a hot event).
     pub sold_fraction: f64,
+    /// Every n-th hold a buyer gets is sold (allocated to an order) instead of released, so the
+    /// closing invariant check also covers sales racing holds. 0: never.
+    pub sell_every: u64,
 }
 
 #[derive(Clone)]
@@ -96,7 +99,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         conflict_rate(&raw) * 100.0,
     );
     check_invariant(&pool).await?;
-    println!("invariant checked in the database: no seat in two active holds, no seat sold twice");
+    let sold: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM seats WHERE sold_order_id IS NOT NULL")
+            .fetch_one(&pool)
+            .await?;
+    println!(
+        "invariant checked in the database over {sold} sold seats: no seat in two active holds, no seat sold twice"
+    );
     Ok(())
 }
 
@@ -172,16 +181,28 @@ fn pick(free: &[Uuid], k: usize) -> Vec<Uuid> {
         .collect()
 }
 
+/// Whether a buyer's `iteration`-th hold is sold rather than released.
+fn sells(sell_every: u64, iteration: u64) -> bool {
+    sell_every > 0 && iteration % sell_every == sell_every - 1
+}
+
 /// Buyers over HTTP: reserve k random seats; on success release them at once (the seats go back
-/// into play, so the run measures steady contention rather than a sell-out).
+/// into play, so the run measures steady contention rather than a sell-out), or, every n-th time,
+/// allocate them to an order.
 async fn http_run(seating: &Seating, event: Uuid, free: &Arc<[Uuid]>, options: &Options) -> Stats {
-    let (seating, free, k) = (seating.clone(), free.clone(), options.per_hold);
+    let (seating, free, k, sell_every) = (
+        seating.clone(),
+        free.clone(),
+        options.per_hold,
+        options.sell_every,
+    );
     drive(
         "HTTP reserve (+release)",
         options.concurrency,
         options.duration,
-        move |_, _| {
+        move |_, i| {
             let (seating, wanted) = (seating.clone(), pick(&free, k));
+            let sell = sells(sell_every, i);
             async move {
                 let body = json!({"eventId": event, "seatIds": wanted, "holderId": Uuid::now_v7()});
                 let Ok(response) = seating.send("/v1/seats/reserve", &body).await else {
@@ -190,8 +211,15 @@ async fn http_run(seating: &Seating, event: Uuid, free: &Arc<[Uuid]>, options: &
                 match response.status() {
                     StatusCode::CREATED => {
                         let hold: Value = response.json().await.unwrap_or_default();
-                        let release = json!({"holdId": hold["holdId"]});
-                        match seating.send("/v1/seats/release", &release).await {
+                        let (path, body) = if sell {
+                            (
+                                "/v1/seats/allocate",
+                                json!({"holdId": hold["holdId"], "orderId": Uuid::now_v7()}),
+                            )
+                        } else {
+                            ("/v1/seats/release", json!({"holdId": hold["holdId"]}))
+                        };
+                        match seating.send(path, &body).await {
                             Ok(r) if r.status().is_success() => "held".into(),
                             _ => "release-failed".into(),
                         }
@@ -207,15 +235,21 @@ async fn http_run(seating: &Seating, event: Uuid, free: &Arc<[Uuid]>, options: &
 
 /// The same reserve and release, as seating-service runs them, straight on the database.
 async fn raw_run(pool: &PgPool, event: Uuid, free: &Arc<[Uuid]>, options: &Options) -> Stats {
-    let (pool, free, k) = (pool.clone(), free.clone(), options.per_hold);
+    let (pool, free, k, sell_every) = (
+        pool.clone(),
+        free.clone(),
+        options.per_hold,
+        options.sell_every,
+    );
     drive(
         "raw SQL reserve (+release)",
         options.concurrency,
         options.duration,
-        move |_, _| {
+        move |_, i| {
             let (pool, wanted) = (pool.clone(), pick(&free, k));
+            let sell = sells(sell_every, i);
             async move {
-                match raw_hold_and_release(&pool, event, wanted).await {
+                match raw_hold_and_release(&pool, event, wanted, sell).await {
                     Ok(true) => "held".into(),
                     Ok(false) => "conflict".into(),
                     Err(e) => format!("error: {e}"),
@@ -230,6 +264,7 @@ async fn raw_hold_and_release(
     pool: &PgPool,
     event: Uuid,
     mut wanted: Vec<Uuid>,
+    sell: bool,
 ) -> sqlx::Result<bool> {
     use seating_service::db::{events, holds, seats};
     use seating_service::domain::HoldStatus;
@@ -247,9 +282,19 @@ async fn raw_hold_and_release(
     holds::insert_seats(&mut tx, hold, &claimed).await?;
     tx.commit().await?;
     let mut tx = pool.begin().await?;
-    holds::lock(&mut tx, hold).await?;
-    holds::set_status(&mut tx, hold, HoldStatus::Released).await?;
-    seats::free_hold(&mut tx, hold).await?;
+    if sell {
+        // As the service allocates: event row, hold, seats, counter.
+        let order = Uuid::now_v7();
+        events::lock(&mut tx, event).await?;
+        holds::lock(&mut tx, hold).await?;
+        let sold = seats::sell_hold(&mut tx, hold, order).await?;
+        holds::allocate(&mut tx, hold, order).await?;
+        events::adjust_unsold(&mut tx, event, -i32::try_from(sold).unwrap_or(0)).await?;
+    } else {
+        holds::lock(&mut tx, hold).await?;
+        holds::set_status(&mut tx, hold, HoldStatus::Released).await?;
+        seats::free_hold(&mut tx, hold).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }
