@@ -177,6 +177,7 @@ pub struct Relay {
 
 #[derive(sqlx::FromRow)]
 struct Claimed {
+    seq: i64,
     message_id: Uuid,
     subscriber: String,
     envelope: sqlx::types::Json<serde_json::Value>,
@@ -228,35 +229,48 @@ impl Relay {
 
     /// One round: claims due deliveries, attempts each once, and refreshes the gauges. Returns
     /// how many it attempted.
+    ///
+    /// Claiming is a short transaction that leases the rows (their next attempt moves past the
+    /// time the round may take), so no transaction or connection is held while subscribers are
+    /// called; a relay that dies mid-round leaves leases that simply fall due again.
     pub async fn deliver_batch(&self) -> sqlx::Result<usize> {
-        let mut tx = self.pool.begin().await?;
         // Due, not yet delivered, and no earlier message of the same aggregate still pending
-        // for the same subscriber (that keeps the order per aggregate, even across relays: the
-        // earlier one is pending whether or not another relay has it locked).
-        let claimed: Vec<Claimed> = sqlx::query_as(
-            "SELECT d.message_id, d.subscriber, o.envelope, d.attempts
-             FROM outbox_deliveries d JOIN outbox o ON o.id = d.message_id
-             WHERE d.delivered_at IS NULL AND d.dead_at IS NULL AND d.next_attempt_at <= now()
-               AND NOT EXISTS (
-                   SELECT 1 FROM outbox_deliveries d2 JOIN outbox o2 ON o2.id = d2.message_id
-                   WHERE d2.subscriber = d.subscriber AND o2.aggregate_id = o.aggregate_id
-                     AND o2.seq < o.seq AND d2.delivered_at IS NULL AND d2.dead_at IS NULL)
-             ORDER BY o.seq
-             LIMIT $1
-             FOR UPDATE OF d SKIP LOCKED",
+        // for the same subscriber. That keeps the order per aggregate even across relays: an
+        // earlier message leased by another relay is still pending, so later ones wait.
+        let mut claimed: Vec<Claimed> = sqlx::query_as(
+            "UPDATE outbox_deliveries d SET next_attempt_at = now() + $2
+             FROM (SELECT d.message_id, d.subscriber, o.seq, o.envelope
+                   FROM outbox_deliveries d JOIN outbox o ON o.id = d.message_id
+                   WHERE d.delivered_at IS NULL AND d.dead_at IS NULL AND d.next_attempt_at <= now()
+                     AND NOT EXISTS (
+                         SELECT 1 FROM outbox_deliveries d2 JOIN outbox o2 ON o2.id = d2.message_id
+                         WHERE d2.subscriber = d.subscriber AND o2.aggregate_id = o.aggregate_id
+                           AND o2.seq < o.seq AND d2.delivered_at IS NULL AND d2.dead_at IS NULL)
+                   ORDER BY o.seq
+                   LIMIT $1
+                   FOR UPDATE OF d SKIP LOCKED) due
+             WHERE d.message_id = due.message_id AND d.subscriber = due.subscriber
+             RETURNING due.seq, d.message_id, d.subscriber, due.envelope, d.attempts",
         )
         .bind(self.policy.batch)
-        .fetch_all(&mut *tx)
+        .bind(self.lease())
+        .fetch_all(&self.pool)
         .await?;
+        claimed.sort_by_key(|c| c.seq);
         for delivery in &claimed {
             let outcome = self.deliver(delivery).await;
-            self.settle(&mut tx, delivery, outcome).await?;
+            self.settle(delivery, outcome).await?;
         }
-        tx.commit().await?;
         if let Err(e) = self.update_gauges().await {
             tracing::warn!(error = %e, "outbox gauges not updated");
         }
         Ok(claimed.len())
+    }
+
+    /// Longer than a round can take: every claimed delivery timing out, one after the other.
+    fn lease(&self) -> Duration {
+        let batch = u32::try_from(self.policy.batch).unwrap_or(u32::MAX);
+        self.policy.request_timeout.saturating_mul(batch) + Duration::from_secs(30)
     }
 
     async fn deliver(&self, delivery: &Claimed) -> Result<(), String> {
@@ -290,12 +304,7 @@ impl Relay {
         }
     }
 
-    async fn settle(
-        &self,
-        conn: &mut PgConnection,
-        delivery: &Claimed,
-        outcome: Result<(), String>,
-    ) -> sqlx::Result<()> {
+    async fn settle(&self, delivery: &Claimed, outcome: Result<(), String>) -> sqlx::Result<()> {
         match outcome {
             Ok(()) => {
                 sqlx::query(
@@ -306,7 +315,7 @@ impl Relay {
                 )
                 .bind(delivery.message_id)
                 .bind(&delivery.subscriber)
-                .execute(conn)
+                .execute(&self.pool)
                 .await?;
             }
             Err(error) => {
@@ -328,7 +337,7 @@ impl Relay {
                 .bind(backoff)
                 .bind(&error)
                 .bind(self.policy.dead_after)
-                .fetch_one(conn)
+                .fetch_one(&self.pool)
                 .await?;
                 if dead {
                     self.metrics.dead.inc();
