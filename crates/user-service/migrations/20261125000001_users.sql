@@ -30,8 +30,9 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 
--- Failed logins, for throttling by e-mail and by client address. Rows older than the window are
--- purged by a background task.
+-- Login attempts not (yet) successful, for throttling by e-mail and by client address: an
+-- attempt is written before it is counted, stays as the failure when it fails, and the e-mail's
+-- rows go when a login succeeds. Rows older than the window are purged by a background task.
 CREATE TABLE login_failures (
     id         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     email      TEXT        NOT NULL, -- lower-cased

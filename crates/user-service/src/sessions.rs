@@ -26,7 +26,7 @@ pub struct Session {
 }
 
 /// Logs in; one 401 for an unknown e-mail and a wrong password alike, 429 once too many
-/// failures were seen for the e-mail or from the address.
+/// failures were seen for the e-mail or from the address (enforced by the database: see below).
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: &AppState,
@@ -36,7 +36,14 @@ pub async fn login(
 ) -> ApiResult<Session> {
     let email = email_key(email);
     let address = address.to_string();
-    refuse_if_throttled(state, &email, &address).await?;
+    // The attempt is written down before it is counted: of any number of concurrent attempts,
+    // only those among the first `limit` written can pass, so a burst cannot outrun the limit.
+    // A refused attempt is forgotten; a failed one stays as the failure; a success clears them.
+    let attempt = login_failures::record(&state.pool, &email, &address).await?;
+    if let Err(throttled) = refuse_if_throttled(state, &email, &address).await {
+        login_failures::forget(&state.pool, attempt).await?;
+        return Err(throttled);
+    }
 
     let user = users::find_by_email_key(&state.pool, &email).await?;
     // No password that long was ever accepted; refuse it without spending a hash on it.
@@ -44,7 +51,6 @@ pub async fn login(
     let matches = plausible
         && passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| matches) else {
-        login_failures::record(&state.pool, &email, &address).await?;
         state.metrics.logins.with_label_values(&["failure"]).inc();
         return Err(ApiError::InvalidCredentials);
     };
@@ -56,13 +62,14 @@ pub async fn login(
 
 async fn refuse_if_throttled(state: &AppState, email: &str, address: &str) -> ApiResult<()> {
     let limits = state.throttle;
+    // The counts include the attempt being made.
     let recent = login_failures::recent(&state.pool, email, address, limits.window).await?;
     let window = limits.window.as_secs_f64();
     let mut wait: Option<f64> = None;
-    if recent.by_email >= limits.max_failures_per_email {
+    if recent.by_email > limits.max_failures_per_email {
         wait = Some(window - recent.oldest_email_age.unwrap_or(0.0));
     }
-    if recent.by_address >= limits.max_failures_per_address {
+    if recent.by_address > limits.max_failures_per_address {
         let by_address = window - recent.oldest_address_age.unwrap_or(0.0);
         wait = Some(wait.map_or(by_address, |w| w.max(by_address)));
     }

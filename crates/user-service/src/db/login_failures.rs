@@ -35,10 +35,19 @@ pub async fn recent(
     .await
 }
 
-pub async fn record(db: impl PgExecutor<'_>, email: &str, address: &str) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO login_failures (email, address) VALUES ($1, $2)")
+/// Writes an attempt down (it counts as a failure unless it succeeds or is refused); its id.
+pub async fn record(db: impl PgExecutor<'_>, email: &str, address: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("INSERT INTO login_failures (email, address) VALUES ($1, $2) RETURNING id")
         .bind(email)
         .bind(address)
+        .fetch_one(db)
+        .await
+}
+
+/// Forgets an attempt that was refused before it was tried.
+pub async fn forget(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE id = $1")
+        .bind(id)
         .execute(db)
         .await?;
     Ok(())

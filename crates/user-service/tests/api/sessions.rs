@@ -214,3 +214,25 @@ async fn service_clients_come_from_configuration(pool: PgPool) {
         .await;
     assert_problem(default_gone, StatusCode::UNAUTHORIZED).await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_burst_of_guesses_cannot_outrun_the_limit(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.registered("ada@example.com").await;
+    let guesses = (0..20).map(|_| app.login("ada@example.com", "guess guess guess"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    let tried = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(tried <= 5, "{tried} guesses were tried; the limit is 5");
+    assert_eq!(tried + throttled, 20);
+}
