@@ -51,6 +51,27 @@ pub fn env<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, 
     Env::from_fn(move |k| map.get(k).cloned())
 }
 
+/// A pool on the test's database whose tables live in `schema` (created when missing), so that
+/// several services, each with its own migrations, can share one fresh test database.
+pub async fn schema_pool(pool: &PgPool, schema: &str) -> PgPool {
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("search_path", schema)]);
+    // Idle connections close within a fraction of a second: at the end of the test, sqlx drops
+    // the database, and Postgres waits (up to 5 s) for every connection to it to go first.
+    PgPoolOptions::new()
+        .max_connections(5)
+        .min_connections(0)
+        .idle_timeout(std::time::Duration::from_millis(100))
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
 /// The URL of another database on the server of `pool`.
 pub fn database_url(pool: &PgPool, database: &str) -> String {
     let options: PgConnectOptions = (*pool.connect_options()).clone();
@@ -62,12 +83,12 @@ pub fn database_url(pool: &PgPool, database: &str) -> String {
     )
 }
 
-/// A real user-service. All tests share its database (`ticketing_test_users`): accounts are made
-/// with unique e-mails, so tests never meet, and nothing needs cleaning up.
+/// A real user-service, with its tables in the schema `users` of the test's own database: each
+/// test starts from nothing, and the database (and with it the schema) is dropped after the test.
 pub struct UserService {
     pub url: String,
     http: reqwest::Client,
-    database_url: String,
+    pool: PgPool,
 }
 
 /// A logged-in account.
@@ -78,25 +99,21 @@ pub struct Account {
 }
 
 impl UserService {
-    /// Starts one on an ephemeral port, next to the test's database server.
+    /// Starts one on an ephemeral port, over the schema `users` of the test's database.
     pub async fn start(pool: &PgPool) -> Self {
-        let database_url = database_url(pool, "ticketing_test_users");
-        let users_pool = service_kit::db::connect_and_migrate(
-            &database_url.clone().into(),
-            5,
-            &user_service::startup::MIGRATIONS,
-        )
-        .await
-        .unwrap();
+        let users_pool = schema_pool(pool, "users").await;
+        service_kit::db::migrate(&users_pool, &user_service::startup::MIGRATIONS)
+            .await
+            .unwrap();
         let config =
             user_service::config::Config::from_env(&mut env::<String, String>([])).unwrap();
-        let router = user_service::startup::build(&config, users_pool)
+        let router = user_service::startup::build(&config, users_pool.clone())
             .await
             .unwrap();
         Self {
             url: serve(router).await,
             http: reqwest::Client::new(),
-            database_url,
+            pool: users_pool,
         }
     }
 
@@ -133,15 +150,10 @@ impl UserService {
             .unwrap();
         if role != "customer" {
             // Only an admin may grant roles; the first admin is made in the database.
-            let pool = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&self.database_url)
-                .await
-                .unwrap();
             sqlx::query("UPDATE users SET role = $1 WHERE email = $2")
                 .bind(role)
                 .bind(&email)
-                .execute(&pool)
+                .execute(&self.pool)
                 .await
                 .unwrap();
         }

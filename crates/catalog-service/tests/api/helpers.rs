@@ -10,7 +10,6 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use service_kit::messages::outbox::Relay;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use test_support::{UserService, env, listener, serve_on};
 use uuid::Uuid;
 
@@ -35,18 +34,7 @@ impl TestApp {
         let users = UserService::start(&pool).await;
 
         // seating-service in schema `seating` of the test database.
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS seating")
-            .execute(&pool)
-            .await
-            .unwrap();
-        let seating_options = (*pool.connect_options())
-            .clone()
-            .options([("search_path", "seating")]);
-        let seating_pool = PgPoolOptions::new()
-            .max_connections(5)
-            .connect_with(seating_options)
-            .await
-            .unwrap();
+        let seating_pool = test_support::schema_pool(&pool, "seating").await;
         service_kit::db::migrate(&seating_pool, &seating_service::startup::MIGRATIONS)
             .await
             .unwrap();
