@@ -337,6 +337,33 @@ impl IdempotencyStore {
         Ok(Response::from_parts(parts, Body::from(bytes)))
     }
 
+    /// The whole protocol for a handler: `work`'s value answered as JSON with `status`, its error
+    /// as its own response, at most once per (caller, key, request) when a key is given; without
+    /// a key, `work` simply runs.
+    pub async fn respond<T, E>(
+        &self,
+        caller: &str,
+        key: Option<&IdempotencyKey>,
+        fingerprint: &[u8],
+        status: StatusCode,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<Response, IdempotencyError>
+    where
+        T: Serialize,
+        E: IntoResponse,
+    {
+        let work = async {
+            match work.await {
+                Ok(value) => (status, axum::Json(value)).into_response(),
+                Err(e) => e.into_response(),
+            }
+        };
+        match key {
+            None => Ok(work.await),
+            Some(key) => self.run(caller, key, fingerprint, work).await,
+        }
+    }
+
     /// Deletes keys older than `age` (the contract keeps them at least 24 h).
     pub async fn purge_older_than(&self, age: Duration) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - $1")

@@ -1,7 +1,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use service_kit::Problem;
 use service_kit::auth::Caller;
@@ -10,7 +10,7 @@ use service_kit::idempotency::{IdempotencyKey, fingerprint};
 use uuid::Uuid;
 
 use crate::api::{ChargeRequest, PaymentList, PaymentQuery, PaymentView, RefundRequest};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::payments;
 use crate::state::AppState;
 
@@ -45,17 +45,20 @@ pub async fn charge(
     let charge = request.validate()?;
     let payer = payments::payer(&caller, charge.user_id)?;
     let print = fingerprint("POST /v1/payments/charge", &request);
-    let work = async {
-        match payments::charge(&state, &caller, &key, charge, payer, &print).await {
-            Ok(payment) => (StatusCode::CREATED, Json(payment)).into_response(),
-            Err(e) => e.into_response(),
-        }
-    };
-    state
+    // Boxed: the charge's future is large (the gateway call and its records).
+    let work = Box::pin(payments::charge(
+        &state, &caller, &key, charge, payer, &print,
+    ));
+    Ok(state
         .idempotency
-        .run(&caller.subject, &key, &print, work)
-        .await
-        .map_err(ApiError::from)
+        .respond(
+            &caller.subject,
+            Some(&key),
+            &print,
+            StatusCode::CREATED,
+            work,
+        )
+        .await?)
 }
 
 /// Refund a payment in full (the default: all that remains) or in part (services and admins).
@@ -80,22 +83,12 @@ pub async fn refund(
     // Before validation: a customer learns nothing more than "not allowed".
     caller.require(payments::REFUNDERS)?;
     let refund = request.validate()?;
-    let work = async {
-        match payments::refund(&state, &caller, &key, id, refund).await {
-            Ok(payment) => Json(payment).into_response(),
-            Err(e) => e.into_response(),
-        }
-    };
-    state
+    let print = fingerprint(&format!("POST /v1/payments/{id}/refund"), &request);
+    let work = Box::pin(payments::refund(&state, &caller, &key, id, refund));
+    Ok(state
         .idempotency
-        .run(
-            &caller.subject,
-            &key,
-            &fingerprint(&format!("POST /v1/payments/{id}/refund"), &request),
-            work,
-        )
-        .await
-        .map_err(ApiError::from)
+        .respond(&caller.subject, Some(&key), &print, StatusCode::OK, work)
+        .await?)
 }
 
 /// A payment, for its payer, admins and services (404 for anyone else).

@@ -1,7 +1,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use service_kit::Problem;
 use service_kit::auth::Caller;
@@ -12,7 +12,7 @@ use crate::api::{
     AllocateRequest, HoldView, ReleaseRequest, ReserveRequest, ReturnRequest, ReturnView, SeatList,
     SeatQuery,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::holds;
 use crate::inventory;
 use crate::state::AppState;
@@ -51,25 +51,18 @@ pub async fn reserve(
     Json(request): Json<ReserveRequest>,
 ) -> ApiResult<Response> {
     let reservation = request.validate(state.hold_ttl)?;
-    let work = async {
-        match holds::reserve(&state, &caller, reservation).await {
-            Ok(hold) => (StatusCode::CREATED, Json(hold)).into_response(),
-            Err(e) => e.into_response(),
-        }
-    };
-    match key {
-        None => Ok(work.await),
-        Some(key) => Ok(state
-            .idempotency
-            .run(
-                &caller.subject,
-                &key,
-                &fingerprint("POST /v1/seats/reserve", &request),
-                work,
-            )
-            .await
-            .map_err(ApiError::from)?),
-    }
+    let print = fingerprint("POST /v1/seats/reserve", &request);
+    let work = holds::reserve(&state, &caller, reservation);
+    Ok(state
+        .idempotency
+        .respond(
+            &caller.subject,
+            key.as_ref(),
+            &print,
+            StatusCode::CREATED,
+            work,
+        )
+        .await?)
 }
 
 /// Release a hold (its holder or a service). Idempotent.
