@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::money::{Currency, Money};
-use service_kit::problem::FieldError;
+use service_kit::problem::Fields;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -12,31 +12,6 @@ use crate::error::ApiError;
 
 /// Most seats one event may have.
 pub const MAX_SEATS: usize = 100_000;
-
-/// Collects every field's error before answering.
-#[derive(Default)]
-pub struct Fields(Vec<FieldError>);
-
-impl Fields {
-    pub fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
-        parsed
-            .map_err(|m| self.0.push(FieldError::new(field, m)))
-            .ok()
-    }
-
-    pub fn require(&mut self, field: &str, ok: bool, message: &str) {
-        if !ok {
-            self.0.push(FieldError::new(field, message));
-        }
-    }
-
-    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
-        match value {
-            Some(v) if self.0.is_empty() => Ok(v),
-            _ => Err(ApiError::Validation(self.0)),
-        }
-    }
-}
 
 fn text(raw: &str, max: usize) -> Result<String, String> {
     let trimmed = raw.trim();
@@ -104,7 +79,7 @@ impl VenueRequest {
             }),
             _ => None,
         };
-        f.finish(venue)
+        f.finish(venue).map_err(ApiError::Validation)
     }
 }
 
@@ -145,6 +120,7 @@ impl Paging {
             "must be between 1 and 100",
         );
         f.finish(Some(Self { page, limit }))
+            .map_err(ApiError::Validation)
     }
 
     pub fn offset(self) -> i64 {
@@ -250,7 +226,7 @@ impl EventRequest {
             }),
             _ => None,
         };
-        f.finish(event)
+        f.finish(event).map_err(ApiError::Validation)
     }
 }
 
@@ -332,7 +308,7 @@ impl EventQuery {
             }),
             _ => None,
         };
-        Ok((f.finish(filter)?, paging))
+        Ok((f.finish(filter).map_err(ApiError::Validation)?, paging))
     }
 }
 
@@ -438,7 +414,7 @@ fn check_seats(seats: &[SeatDef]) -> Result<(), ApiError> {
     f.require("seats", seats.len() <= MAX_SEATS, "too many seats");
     let mut places = std::collections::HashSet::new();
     for (i, seat) in seats.iter().enumerate() {
-        if f.0.len() > 20 {
+        if f.len() > 20 {
             break;
         }
         let at = |name: &str| format!("seats[{i}].{name}");
@@ -459,16 +435,16 @@ fn check_seats(seats: &[SeatDef]) -> Result<(), ApiError> {
             "must not be negative",
         );
         if !places.insert((&seat.section, &seat.row, seat.number)) {
-            f.0.push(FieldError::new(
+            f.push(
                 at("number"),
                 format!(
                     "duplicate seat {} {} {}",
                     seat.section, seat.row, seat.number
                 ),
-            ));
+            );
         }
     }
-    f.finish(Some(()))
+    f.finish(Some(())).map_err(ApiError::Validation)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::access;
 use crate::api::{
-    CancelRequest, EventPatch, EventQuery, EventRequest, EventView, Fields, Page, SeatCount,
-    SeatList, SeatView, SeatsRequest,
+    CancelRequest, EventPatch, EventQuery, EventRequest, EventView, Page, SeatCount, SeatList,
+    SeatView, SeatsRequest,
 };
 use crate::clients::seating::PushError;
 use crate::config::SERVICE;
@@ -18,6 +18,7 @@ use crate::db::{seats, venues};
 use crate::domain::{EventStatus, EventType, slug_for};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use service_kit::problem::Fields;
 
 /// A new event, always a draft, owned by the caller.
 #[tracing::instrument(skip_all)]
@@ -139,10 +140,12 @@ pub async fn update(
     if let Some(price) = patch.base_price {
         f.require("basePrice", !price.is_negative(), "must not be negative");
     }
-    let (title, description, event_type) = f.finish(match (title, description, event_type) {
-        (Some(t), Some(d), Some(e)) => Some((t, d, e)),
-        _ => None,
-    })?;
+    let (title, description, event_type) = f
+        .finish(match (title, description, event_type) {
+            (Some(t), Some(d), Some(e)) => Some((t, d, e)),
+            _ => None,
+        })
+        .map_err(ApiError::Validation)?;
     if let Some(venue_id) = patch.venue_id {
         if venues::find(&mut *tx, venue_id).await?.is_none() {
             return Err(ApiError::field("venueId", "no venue with this id"));

@@ -31,6 +31,45 @@ impl FieldError {
     }
 }
 
+/// Collects the errors of every field of a request before answering, so that a client can show
+/// them all at once rather than one per try.
+#[derive(Debug, Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The value, or `None` with the message recorded against `field`.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|m| self.push(field, m)).ok()
+    }
+
+    /// Records `message` against `field` unless `ok`.
+    pub fn require(&mut self, field: &str, ok: bool, message: &str) {
+        if !ok {
+            self.push(field, message);
+        }
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `value` when no field failed, else every error.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
+        match value {
+            Some(v) if self.0.is_empty() => Ok(v),
+            _ => Err(self.0),
+        }
+    }
+}
+
 /// A problem details object. Build it with a constructor, then add detail or headers.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use service_kit::auth::Role;
-use service_kit::problem::FieldError;
+use service_kit::problem::Fields;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -59,25 +59,6 @@ pub struct NewAccount {
     pub phone: Option<Phone>,
 }
 
-/// Collects every field's error instead of stopping at the first, so a form can show them all.
-#[derive(Default)]
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
-        parsed
-            .map_err(|m| self.0.push(FieldError::new(field, m)))
-            .ok()
-    }
-
-    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
-        match value {
-            Some(v) if self.0.is_empty() => Ok(v),
-            _ => Err(ApiError::Validation(self.0)),
-        }
-    }
-}
-
 impl RegisterRequest {
     pub fn validate(self) -> Result<NewAccount, ApiError> {
         let mut fields = Fields::default();
@@ -94,7 +75,7 @@ impl RegisterRequest {
             }),
             _ => None,
         };
-        fields.finish(account)
+        fields.finish(account).map_err(ApiError::Validation)
     }
 }
 
@@ -137,7 +118,7 @@ impl UpdateProfileRequest {
             (Some(name), Some(phone)) => Some(ProfileChanges { name, phone }),
             _ => None,
         };
-        fields.finish(changes)
+        fields.finish(changes).map_err(ApiError::Validation)
     }
 }
 
