@@ -13,7 +13,8 @@ use crate::error::ApiError;
 /// Most seats one event may have.
 pub const MAX_SEATS: usize = 100_000;
 
-fn text(raw: &str, max: usize) -> Result<String, String> {
+/// A text field: trimmed, not empty, at most `max` characters.
+pub fn text(raw: &str, max: usize) -> Result<String, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err("must not be empty".into());

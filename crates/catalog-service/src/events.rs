@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::{
     CancelRequest, EventPatch, EventQuery, EventRequest, EventView, Page, SeatCount, SeatList,
-    SeatView, SeatsRequest,
+    SeatView, SeatsRequest, text,
 };
 use crate::clients::seating::PushError;
 use crate::config::SERVICE;
@@ -112,18 +112,14 @@ pub async fn update(
     let mut f = Fields::default();
     let title = f.check(
         "title",
-        patch
-            .title
-            .as_deref()
-            .map(|t| non_empty(t, 200))
-            .transpose(),
+        patch.title.as_deref().map(|t| text(t, 200)).transpose(),
     );
     let description = f.check(
         "description",
         patch
             .description
             .as_deref()
-            .map(|d| non_empty(d, 5000))
+            .map(|d| text(d, 5000))
             .transpose(),
     );
     let event_type = f.check(
@@ -166,14 +162,6 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     view(state, id).await
-}
-
-fn non_empty(raw: &str, max: usize) -> Result<String, String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max {
-        return Err(format!("must be 1 to {max} characters"));
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// Defines (replaces) the seats of a draft.
@@ -281,7 +269,7 @@ pub async fn cancel(
         .ok_or(ApiError::NotFound("event"))?;
     // Rights before the request: others learn nothing from its errors.
     access::owner(caller, event)?;
-    let reason = non_empty(&request.reason, 500).map_err(|m| ApiError::field("reason", m))?;
+    let reason = text(&request.reason, 500).map_err(|m| ApiError::field("reason", m))?;
     if events::cancel(&mut tx, id, &reason).await? {
         outbox::enqueue(
             &mut tx,
