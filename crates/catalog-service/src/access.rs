@@ -6,7 +6,7 @@ use service_kit::auth::{Caller, Role};
 use uuid::Uuid;
 
 use crate::db::events::{Audience, EventRow};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, CatalogError};
 
 pub fn audience(caller: Option<&Caller>) -> Audience {
     match caller {
@@ -30,7 +30,7 @@ pub fn visible(caller: Option<&Caller>, event: EventRow) -> ApiResult<EventRow> 
     if sees {
         Ok(event)
     } else {
-        Err(ApiError::NotFound("event"))
+        Err(CatalogError::NotFound("event").into())
     }
 }
 

@@ -1,15 +1,16 @@
-//! The one error type of catalog-service and its problem answers.
+//! catalog-service's own errors and their problem answers; the kit's [`service_kit::error`]
+//! adds invalid fields, problems from elsewhere and internal errors.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use service_kit::Problem;
+use service_kit::error::ServiceError;
 use service_kit::problem::FieldError;
 
+pub type ApiError = service_kit::error::ApiError<CatalogError>;
+pub type ApiResult<T> = Result<T, ApiError>;
+
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 422: invalid fields.
-    #[error("invalid fields")]
-    Validation(Vec<FieldError>),
+pub enum CatalogError {
     /// 404: unknown, or a draft the caller may not see.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -19,37 +20,23 @@ pub enum ApiError {
     /// 503: seating-service could not take the inventory; the event stays a draft.
     #[error("seating unavailable: {0}")]
     SeatingUnavailable(String),
-    #[error("{0}")]
-    Problem(#[from] Problem),
-    /// 500: logged with its cause, never sent.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    /// 422: two seats of one event at the same place (the database's constraint).
+    #[error("duplicate seats")]
+    DuplicateSeats,
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if let Some(db) = e.as_database_error() {
-            if db.constraint() == Some("seats_place_key") {
-                return Self::field("seats", "two seats have the same section, row and number");
-            }
-        }
-        Self::Internal(e.into())
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        Self::Service(e)
     }
 }
 
-impl ApiError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<ApiError> for Problem {
-    fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::Validation(errors) => Problem::validation(errors),
-            ApiError::NotFound(what) => Problem::not_found(what),
-            ApiError::State(detail) => Problem::conflict("event-state", detail),
-            ApiError::SeatingUnavailable(detail) => {
+impl ServiceError for CatalogError {
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound(what) => Problem::not_found(what),
+            Self::State(detail) => Problem::conflict("event-state", detail),
+            Self::SeatingUnavailable(detail) => {
                 tracing::warn!(%detail, "seating-service unavailable");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -61,16 +48,14 @@ impl From<ApiError> for Problem {
                 )
                 .with_retry_after(5)
             }
-            ApiError::Problem(problem) => problem,
-            ApiError::Internal(cause) => Problem::internal_from(cause.as_ref()),
+            Self::DuplicateSeats => Problem::validation(vec![FieldError::new(
+                "seats",
+                "two seats have the same section, row and number",
+            )]),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        Problem::from(self).into_response()
+    fn from_constraint(constraint: &str) -> Option<Self> {
+        (constraint == "seats_place_key").then_some(Self::DuplicateSeats)
     }
 }
-
-pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,9 +1,9 @@
 //! Events: creation, reads and search, edits, seat definition, publishing and cancellation.
 
 use chrono::Utc;
-use serde_json::json;
 use service_kit::auth::Caller;
-use service_kit::messages::{outbox, types};
+use service_kit::messages::outbox;
+use service_kit::messages::payloads::EventCancelled;
 use uuid::Uuid;
 
 use crate::access;
@@ -16,7 +16,7 @@ use crate::config::SERVICE;
 use crate::db::events::{self, Changes, EventFields, EventRow};
 use crate::db::{seats, venues};
 use crate::domain::{EventStatus, EventType, slug_for};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, CatalogError};
 use crate::state::AppState;
 use service_kit::problem::Fields;
 
@@ -58,7 +58,7 @@ pub async fn create(
 async fn load(state: &AppState, id: Uuid) -> ApiResult<EventRow> {
     events::find(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("event"))
+        .ok_or_else(|| CatalogError::NotFound("event").into())
 }
 
 async fn view(state: &AppState, id: Uuid) -> ApiResult<EventView> {
@@ -95,19 +95,20 @@ pub async fn update(
     let mut tx = state.pool.begin().await?;
     let event = events::lock(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound("event"))?;
+        .ok_or(CatalogError::NotFound("event"))?;
     let event = access::owner(caller, event)?;
     let draft_only = patch.event_type.is_some()
         || patch.starts_at.is_some()
         || patch.base_price.is_some()
         || patch.venue_id.is_some();
     if draft_only && event.status() != EventStatus::Draft {
-        return Err(ApiError::State(
+        return Err(CatalogError::State(
             "Only the title and description of a published event can change.".into(),
-        ));
+        )
+        .into());
     }
     if event.status() == EventStatus::Cancelled {
-        return Err(ApiError::State("A cancelled event cannot change.".into()));
+        return Err(CatalogError::State("A cancelled event cannot change.".into()).into());
     }
     let mut f = Fields::default();
     let title = f.check(
@@ -174,12 +175,13 @@ pub async fn put_seats(
     let mut tx = state.pool.begin().await?;
     let event = events::lock(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound("event"))?;
+        .ok_or(CatalogError::NotFound("event"))?;
     let event = access::owner(caller, event)?;
     if event.status() != EventStatus::Draft {
-        return Err(ApiError::State(
+        return Err(CatalogError::State(
             "Seats can only be defined while the event is a draft.".into(),
-        ));
+        )
+        .into());
     }
     let defs = request.validate(event.base_price)?;
     seats::replace(&mut tx, id, &defs).await?;
@@ -209,13 +211,12 @@ pub async fn publish(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<E
     let mut tx = state.pool.begin().await?;
     let event = events::lock(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound("event"))?;
+        .ok_or(CatalogError::NotFound("event"))?;
     let event = access::owner(caller, event)?;
     if event.status() != EventStatus::Draft {
-        return Err(ApiError::State(format!(
-            "The event is {}, not a draft.",
-            event.status()
-        )));
+        return Err(
+            CatalogError::State(format!("The event is {}, not a draft.", event.status())).into(),
+        );
     }
     push_inventory(state, &event).await?;
     events::transition(&mut *tx, id, &[EventStatus::Draft], EventStatus::OnSale).await?;
@@ -233,19 +234,19 @@ pub async fn push_inventory(state: &AppState, event: &EventRow) -> ApiResult<()>
 /// Sends these seats of the event to seating.
 pub async fn push_seats(state: &AppState, event: &EventRow, seats: &[SeatView]) -> ApiResult<()> {
     if seats.is_empty() {
-        return Err(ApiError::State(
-            "Define the event's seats before publishing it.".into(),
-        ));
+        return Err(
+            CatalogError::State("Define the event's seats before publishing it.".into()).into(),
+        );
     }
     state
         .seating
         .push_inventory(event.id, &event.currency, seats)
         .await
         .map_err(|e| match e {
-            PushError::Unavailable(detail) => ApiError::SeatingUnavailable(detail),
+            PushError::Unavailable(detail) => CatalogError::SeatingUnavailable(detail).into(),
             // Seating's 409: the event is cancelled there, or a seat id belongs to another event.
             PushError::Refused { status: 409, body } => {
-                ApiError::State(format!("Seating refused the seats: {body}"))
+                CatalogError::State(format!("Seating refused the seats: {body}")).into()
             }
             // Anything else (401, 403, 413, 422) is our fault, not the event's.
             PushError::Refused { status, body } => {
@@ -266,7 +267,7 @@ pub async fn cancel(
     let mut tx = state.pool.begin().await?;
     let event = events::lock(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound("event"))?;
+        .ok_or(CatalogError::NotFound("event"))?;
     // Rights before the request: others learn nothing from its errors.
     access::owner(caller, event)?;
     let reason = text(&request.reason, 500).map_err(|m| ApiError::field("reason", m))?;
@@ -274,9 +275,10 @@ pub async fn cancel(
         outbox::enqueue(
             &mut tx,
             SERVICE,
-            types::EVENT_CANCELLED,
-            &id.to_string(),
-            json!({ "eventId": id, "reason": reason }),
+            &EventCancelled {
+                event_id: id,
+                reason: reason.clone(),
+            },
         )
         .await?;
         tracing::info!("event cancelled");

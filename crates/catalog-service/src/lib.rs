@@ -6,22 +6,20 @@
 //! - [`venues`], [`events`]: what the API does; [`access`]: who may see and change what;
 //! - [`messages`]: seating's sold-out notices; [`clients`]: calls to seating;
 //! - [`domain`]: event statuses and types; [`db`]: queries;
-//! - [`import`] and [`seed`]: the `import-etsr` and `seed-demo` commands;
-//! - [`config`], [`startup`]: configuration and assembly.
+//! - [`commands`]: `import-etsr` and `seed-demo`;
+//! - [`config`]: its settings; [`startup`]: what the kit runs ([`startup::Catalog`]).
 
 pub mod access;
 pub mod api;
 pub mod clients;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
-pub mod import;
 pub mod messages;
-pub mod openapi;
 pub mod routes;
-pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod venues;

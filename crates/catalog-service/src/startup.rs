@@ -1,99 +1,62 @@
-//! Building and running the app: the same path for `main`, the CLI commands and tests.
+//! catalog-service as the kit runs it: it calls seating (to publish), produces
+//! `event.cancelled`, and consumes seating's sold-out notices.
 
-use std::collections::HashMap;
-
-use anyhow::Context;
-use axum::Router;
-use service_kit::fleet::Fleet;
-use service_kit::messages::Service;
-use service_kit::messages::inbox;
-use service_kit::messages::outbox::{OutboxMetrics, Relay};
-use service_kit::metrics::Metrics;
-use service_kit::server::{self, Standard};
-use sqlx::PgPool;
+use service_kit::app::{Assembly, Kit, Service};
+use service_kit::config::{ConfigError, Env, ports};
+use service_kit::fleet::{self, Auth, Links};
+use service_kit::messages::types;
 use sqlx::migrate::Migrator;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::clients::seating::SeatingClient;
-use crate::config::{Config, SERVICE};
+use crate::config::Config;
 use crate::messages::CatalogConsumer;
-use crate::routes;
 use crate::state::AppState;
+use crate::{commands, routes};
 
 /// catalog-service's embedded migrations.
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
-pub struct App {
-    pub router: Router,
-    pub relay: Relay,
-    pub state: AppState,
-}
+pub struct Catalog;
 
-/// The state without the HTTP parts (the CLI commands use it), and the fleet link it uses.
-pub fn state(config: &Config, pool: PgPool) -> (AppState, Fleet) {
-    let fleet = Fleet::new(&config.fleet);
-    let seating = fleet.client(Service::Seating, &config.seating_service_url);
-    let state = AppState {
-        pool,
-        seating: SeatingClient::new(seating),
+impl Service for Catalog {
+    const NAME: &'static str = crate::config::SERVICE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Venues, events and seats of the ticketing fleet.";
+    const PORT: u16 = ports::CATALOG;
+    const DATABASE: &'static str = "catalog";
+    const LINKS: Links = Links {
+        auth: Auth::Jwks,
+        calls: &[fleet::Service::Seating],
+        produces: &[types::EVENT_CANCELLED],
     };
-    (state, fleet)
-}
+    const COMMANDS: &'static str = commands::USAGE;
 
-pub fn build(config: &Config, pool: PgPool) -> App {
-    let (state, fleet) = state(config, pool.clone());
-    let metrics = Metrics::new(SERVICE);
-    let relay = Relay::new(
-        pool.clone(),
-        Some(fleet.tokens.clone()),
-        HashMap::from([(Service::Seating, config.seating_service_url.clone())]),
-        OutboxMetrics::register(&metrics),
-        config.relay,
-    );
-    let routes = routes::router(state.clone()).merge(inbox::router(pool.clone(), CatalogConsumer));
-    let router = server::build(
-        routes,
-        Standard {
-            service: SERVICE,
-            version: env!("CARGO_PKG_VERSION"),
-            pool,
-            metrics,
-            verifier: fleet.verifier,
-            request_timeout: config.common.request_timeout,
-        },
-    );
-    App {
-        router,
-        relay,
-        state,
+    type Config = Config;
+    type State = AppState;
+
+    fn migrations() -> &'static Migrator {
+        &MIGRATIONS
+    }
+
+    fn config(env: &mut Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    async fn assemble(kit: &Kit<Config>) -> anyhow::Result<Assembly<AppState>> {
+        let state = state(kit)?;
+        Ok(Assembly::new(state.clone(), routes::router(state))
+            .consumer(kit.pool.clone(), CatalogConsumer))
+    }
+
+    async fn command(kit: &Kit<Config>, args: &[String]) -> anyhow::Result<()> {
+        commands::run(kit, args).await
     }
 }
 
-pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    Ok(service_kit::db::connect_and_migrate(
-        &config.common.database_url,
-        config.common.db_max_connections,
-        &MIGRATIONS,
-    )
-    .await?)
-}
-
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let pool = connect(&config).await?;
-    let app = build(&config, pool);
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(app.relay.run(stop.clone()));
-    tracing::info!(address = %listener.local_addr()?, "catalog-service listening");
-    server::serve(listener, app.router, shutdown)
-        .await
-        .context("serving HTTP")?;
-    stop.cancel();
-    let _ = relay.await;
-    tracing::info!("catalog-service stopped");
-    Ok(())
+/// What the handlers and the commands reach.
+pub fn state(kit: &Kit<Config>) -> anyhow::Result<AppState> {
+    Ok(AppState {
+        pool: kit.pool.clone(),
+        seating: SeatingClient::new(kit.fleet.client(fleet::Service::Seating)?),
+    })
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::{Page, Paging, VenuePatch, VenueRequest, VenueView};
 use crate::db::venues;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, CatalogError};
 use crate::state::AppState;
 
 pub async fn create(
@@ -25,7 +25,7 @@ pub async fn create(
 pub async fn get(state: &AppState, id: Uuid) -> ApiResult<VenueView> {
     Ok(venues::find(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("venue"))?
+        .ok_or(CatalogError::NotFound("venue"))?
         .into())
 }
 
@@ -55,7 +55,7 @@ pub async fn update(
     let author = access::organizer(caller)?;
     let current = venues::find(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("venue"))?;
+        .ok_or(CatalogError::NotFound("venue"))?;
     if !caller.is_admin() && current.created_by != Some(author) {
         return Err(ApiError::Problem(Problem::forbidden().with_detail(
             "Only the venue's creator or an admin may change it.",

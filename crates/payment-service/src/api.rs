@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use crate::db::payments::PaymentRow;
 use crate::domain::{CardToken, METHOD_CARD, PaymentStatus};
-use crate::error::ApiError;
 
 /// The longest refund reason kept.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -57,7 +56,7 @@ pub struct Charge {
 }
 
 impl ChargeRequest {
-    pub fn validate(&self) -> Result<Charge, ApiError> {
+    pub fn validate(&self) -> Result<Charge, Vec<FieldError>> {
         let mut errors = Vec::new();
         for (present, field) in [
             (self.card_number.is_some(), "cardNumber"),
@@ -93,7 +92,7 @@ impl ChargeRequest {
                 currency,
                 token,
             }),
-            _ => Err(ApiError::Validation(errors)),
+            _ => Err(errors),
         }
     }
 }
@@ -116,7 +115,7 @@ pub struct Refund {
 }
 
 impl RefundRequest {
-    pub fn validate(&self) -> Result<Refund, ApiError> {
+    pub fn validate(&self) -> Result<Refund, Vec<FieldError>> {
         let mut errors = Vec::new();
         if self.amount.is_some_and(|a| !a.is_positive()) {
             errors.push(FieldError::new("amount", "must be more than zero"));
@@ -134,7 +133,7 @@ impl RefundRequest {
                 reason: reason.to_owned(),
             })
         } else {
-            Err(ApiError::Validation(errors))
+            Err(errors)
         }
     }
 }
@@ -208,7 +207,7 @@ impl Page {
 }
 
 impl PaymentQuery {
-    pub fn page(&self) -> Result<Page, ApiError> {
+    pub fn page(&self) -> Result<Page, Vec<FieldError>> {
         let mut errors = Vec::new();
         let page = self.page.unwrap_or(1);
         if page == 0 {
@@ -227,7 +226,7 @@ impl PaymentQuery {
                 limit,
             })
         } else {
-            Err(ApiError::Validation(errors))
+            Err(errors)
         }
     }
 }
@@ -263,7 +262,7 @@ mod tests {
 
     fn invalid_fields(body: serde_json::Value) -> Vec<String> {
         match request(body).unwrap().validate() {
-            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -327,7 +326,7 @@ mod tests {
             amount: Some(Money::ZERO),
             reason: "  ".into(),
         };
-        assert!(matches!(bad.validate(), Err(ApiError::Validation(e)) if e.len() == 2));
+        assert!(matches!(bad.validate(), Err(e) if e.len() == 2));
     }
 
     #[test]

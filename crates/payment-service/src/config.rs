@@ -1,9 +1,9 @@
-//! payment-service's configuration.
+//! payment-service's own settings (the kit reads the common ones and the fleet's URLs).
 
 use std::time::Duration;
 
 use secrecy::SecretString;
-use service_kit::config::{CommonConfig, ConfigError, Env, ports};
+use service_kit::config::{ConfigError, Env};
 
 pub const SERVICE: &str = "payment-service";
 
@@ -12,9 +12,6 @@ pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub common: CommonConfig,
-    /// For the JWKS that access tokens are verified against.
-    pub user_service_url: String,
     pub gateway: GatewayConfig,
 }
 
@@ -34,10 +31,7 @@ pub enum GatewayConfig {
 
 impl Config {
     pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::from_env(env, SERVICE, ports::PAYMENT, "payments")?;
         Ok(Self {
-            common,
-            user_service_url: service_kit::fleet::user_service_url(env)?,
             gateway: GatewayConfig::from_env(env)?,
         })
     }
@@ -94,7 +88,6 @@ mod tests {
     fn the_simulated_gateway_is_the_development_default() {
         let mut env = env(&[]);
         let config = Config::from_env(&mut env).unwrap();
-        assert_eq!(config.common.port, 3004);
         assert!(matches!(
             config.gateway,
             GatewayConfig::Simulated { latency } if latency == Duration::ZERO

@@ -1,19 +1,19 @@
-//! The one error type of payment-service and its problem answers.
+//! payment-service's own errors and their problem answers; the kit's [`service_kit::error`]
+//! adds invalid fields, problems from elsewhere and internal errors.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use service_kit::Problem;
+use service_kit::error::ServiceError;
 use service_kit::idempotency::IdempotencyError;
-use service_kit::problem::FieldError;
 
 use crate::api::PaymentView;
 use crate::gateway::GatewayError;
 
+pub type ApiError = service_kit::error::ApiError<PaymentError>;
+pub type ApiResult<T> = Result<T, ApiError>;
+
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 422: invalid fields.
-    #[error("invalid fields")]
-    Validation(Vec<FieldError>),
+pub enum PaymentError {
     /// 404: no such payment, or not the caller's.
     #[error("unknown payment")]
     PaymentNotFound,
@@ -29,55 +29,27 @@ pub enum ApiError {
     /// 502: the gateway did not decide; the payment stays retryable.
     #[error("payment gateway failed")]
     Gateway(#[source] GatewayError),
-    #[error(transparent)]
-    Idempotency(#[from] IdempotencyError),
-    #[error("{0}")]
-    Problem(#[from] Problem),
-    /// 500: logged with its cause, never sent.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    /// 409: another request with the same key took over an abandoned claim meanwhile.
+    #[error("request with this key in flight")]
+    KeyInFlight,
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if let Some(db) = e.as_database_error() {
-            // A unique index reports its own name as the constraint.
-            match db.constraint() {
-                Some("payments_one_success_per_order") => return Self::OrderAlreadyPaid,
-                Some("payments_refunded_within_amount" | "payments_status_matches_refunds") => {
-                    return Self::NotRefundable(
-                        "The refunds would exceed the amount charged.".into(),
-                    );
-                }
-                // Requests with one key are serialised by the idempotency store; meeting another
-                // here means one took over an abandoned claim while the first still ran.
-                Some("payments_idempotency_key" | "refunds_idempotency_key") => {
-                    return Self::Idempotency(IdempotencyError::InFlight);
-                }
-                _ => {}
-            }
-        }
-        Self::Internal(e.into())
+impl From<PaymentError> for ApiError {
+    fn from(e: PaymentError) -> Self {
+        Self::Service(e)
     }
 }
 
-impl ApiError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<ApiError> for Problem {
-    fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::Validation(errors) => Problem::validation(errors),
-            ApiError::PaymentNotFound => Problem::not_found("payment"),
-            ApiError::OrderAlreadyPaid => Problem::conflict(
+impl ServiceError for PaymentError {
+    fn problem(self) -> Problem {
+        match self {
+            Self::PaymentNotFound => Problem::not_found("payment"),
+            Self::OrderAlreadyPaid => Problem::conflict(
                 "order-already-paid",
                 "The order already has a payment that succeeded or is in progress.",
             ),
-            ApiError::NotRefundable(detail) => Problem::conflict("not-refundable", detail),
-            ApiError::Declined(payment) => {
+            Self::NotRefundable(detail) => Problem::conflict("not-refundable", detail),
+            Self::Declined(payment) => {
                 let reason = payment.failure_reason.as_deref().unwrap_or("declined");
                 Problem::new(
                     StatusCode::PAYMENT_REQUIRED,
@@ -92,7 +64,7 @@ impl From<ApiError> for Problem {
                     serde_json::to_value(payment.as_ref()).unwrap_or_default(),
                 )
             }
-            ApiError::Gateway(_) => Problem::new(
+            Self::Gateway(_) => Problem::new(
                 StatusCode::BAD_GATEWAY,
                 "gateway-error",
                 "Payment gateway error",
@@ -102,17 +74,21 @@ impl From<ApiError> for Problem {
                  Idempotency-Key: the card is charged at most once.",
             )
             .with_retry_after(1),
-            ApiError::Idempotency(e) => e.into(),
-            ApiError::Problem(problem) => problem,
-            ApiError::Internal(cause) => Problem::internal_from(cause.as_ref()),
+            Self::KeyInFlight => IdempotencyError::InFlight.into(),
+        }
+    }
+
+    fn from_constraint(constraint: &str) -> Option<Self> {
+        // A unique index reports its own name as the constraint.
+        match constraint {
+            "payments_one_success_per_order" => Some(Self::OrderAlreadyPaid),
+            "payments_refunded_within_amount" | "payments_status_matches_refunds" => Some(
+                Self::NotRefundable("The refunds would exceed the amount charged.".into()),
+            ),
+            // Requests with one key are serialised by the idempotency store; meeting another
+            // here means one took over an abandoned claim while the first still ran.
+            "payments_idempotency_key" | "refunds_idempotency_key" => Some(Self::KeyInFlight),
+            _ => None,
         }
     }
 }
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        Problem::from(self).into_response()
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;

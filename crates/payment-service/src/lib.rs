@@ -7,7 +7,8 @@
 //! - [`gateway`]: the gateways behind one enum (simulated, Stripe);
 //! - [`domain`]: statuses and the refund state machine, card tokens;
 //! - [`db`]: queries per table; the invariants themselves live in the migration's constraints;
-//! - [`config`], [`state`], [`startup`]: configuration, shared state and metrics, assembly.
+//! - [`config`], [`state`]: its settings, shared state and metrics; [`startup`]: what the kit
+//!   runs ([`startup::Payments`]).
 
 pub mod api;
 pub mod config;
@@ -15,7 +16,6 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod gateway;
-pub mod openapi;
 pub mod payments;
 pub mod routes;
 pub mod startup;

@@ -22,7 +22,7 @@ use crate::db::attempts::{self, NewAttempt, Operation, Outcome};
 use crate::db::payments::{self, NewPayment, PaymentRow};
 use crate::db::refunds::{self, NewRefund};
 use crate::domain::{METHOD_CARD, PaymentStatus, RefundRefusal};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, PaymentError};
 use crate::gateway::{ChargeCommand, GatewayOutcome, RefundCommand};
 use crate::state::AppState;
 
@@ -30,8 +30,8 @@ use crate::state::AppState;
 /// call), never on the buyer's alone.
 pub const REFUNDERS: &[Role] = &[Role::Service, Role::Admin];
 
-/// Charges the card once for this caller and key. A decline is [`ApiError::Declined`] (402), a
-/// gateway failure [`ApiError::Gateway`] (502, the payment stays PENDING and retryable).
+/// Charges the card once for this caller and key. A decline is [`PaymentError::Declined`] (402), a
+/// gateway failure [`PaymentError::Gateway`] (502, the payment stays PENDING and retryable).
 #[tracing::instrument(skip_all, fields(order_id = %charge.order_id))]
 pub async fn charge(
     state: &AppState,
@@ -106,7 +106,7 @@ fn answer(payment: PaymentRow) -> ApiResult<PaymentView> {
         PaymentStatus::Success | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
             Ok(payment.into())
         }
-        PaymentStatus::Failed => Err(ApiError::Declined(Box::new(payment.into()))),
+        PaymentStatus::Failed => Err(PaymentError::Declined(Box::new(payment.into())).into()),
         PaymentStatus::Pending => {
             Err(anyhow!("payment {} is unexpectedly PENDING", payment.id).into())
         }
@@ -157,7 +157,7 @@ async fn charge_at_gateway(
             attempts::insert(&state.pool, &failed).await?;
             state.metrics.failed("gateway_error");
             tracing::warn!(payment_id = %payment.id, %error, "the payment gateway failed; the payment stays PENDING");
-            return Err(ApiError::Gateway(error.clone()));
+            return Err(PaymentError::Gateway(error.clone()).into());
         }
         Ok(GatewayOutcome::Succeeded { reference }) => {
             (PaymentStatus::Success, Some(reference.as_str()), None)
@@ -185,7 +185,7 @@ async fn charge_at_gateway(
         // Another request settled it meanwhile (it took over an abandoned key): its word stands.
         let current = payments::find(&state.pool, payment.id)
             .await?
-            .ok_or(ApiError::PaymentNotFound)?;
+            .ok_or(PaymentError::PaymentNotFound)?;
         return answer(current);
     };
     match failure_reason {
@@ -217,7 +217,7 @@ pub async fn refund(
     let mut tx = state.pool.begin().await?;
     let payment = payments::lock(&mut tx, payment_id)
         .await?
-        .ok_or(ApiError::PaymentNotFound)?;
+        .ok_or(PaymentError::PaymentNotFound)?;
     if let Some(done) = refunds::find_by_key(&mut *tx, &caller.subject, key.as_str()).await? {
         // Made already under this key (its stored answer expired): nothing more to do.
         return if done.payment_id == payment_id {
@@ -267,7 +267,7 @@ pub async fn refund(
             };
             attempts::insert(&state.pool, &failed).await?;
             tracing::warn!(%error, "the payment gateway failed a refund; nothing was refunded");
-            return Err(ApiError::Gateway(error));
+            return Err(PaymentError::Gateway(error).into());
         }
     };
     // Written in the transaction that holds the lock: no second connection is needed while the
@@ -328,12 +328,13 @@ fn plan_refund(
                 .map(|next| (amount, total, next))
         })
         .map_err(|refusal| match refusal {
-            RefundRefusal::ExceedsCharge => ApiError::NotRefundable(format!(
+            RefundRefusal::ExceedsCharge => PaymentError::NotRefundable(format!(
                 "Only {remaining} {} of this payment can still be refunded.",
                 payment.currency
             )),
-            other => ApiError::NotRefundable(format!("{other}.")),
+            other => PaymentError::NotRefundable(format!("{other}.")),
         })
+        .map_err(ApiError::from)
 }
 
 /// An attempt at the gateway, as a failure until its outcome says otherwise.
@@ -375,7 +376,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Payme
         .await?
         .filter(|p| caller.may_act_for(p.user_id))
         .map(PaymentView::from)
-        .ok_or(ApiError::PaymentNotFound)
+        .ok_or_else(|| PaymentError::PaymentNotFound.into())
 }
 
 /// Payments, newest first: a payer's own, or anyone's for admins and services.

@@ -1,37 +1,23 @@
-//! seating-service's configuration.
+//! seating-service's own settings (the kit reads the common ones and the fleet's URLs).
 
 use std::time::Duration;
 
-use service_kit::config::{self, CommonConfig, ConfigError, Env, ports};
-use service_kit::fleet::FleetConfig;
-use service_kit::messages::Service;
-use service_kit::messages::outbox::RelayPolicy;
+use service_kit::config::{ConfigError, Env};
 
 pub const SERVICE: &str = "seating-service";
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub common: CommonConfig,
     /// How long a hold lasts when the request does not say (`HOLD_TTL_SECONDS`, 900).
     pub hold_ttl: Duration,
-    /// user-service and this service's credentials.
-    pub fleet: FleetConfig,
-    pub catalog_service_url: String,
-    pub relay: RelayPolicy,
     /// How often expired holds are marked `EXPIRED` (they stop blocking at `expiresAt` anyway).
     pub sweep_interval: Duration,
 }
 
 impl Config {
     pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::from_env(env, SERVICE, ports::SEATING, "seating")?;
-        let (catalog_var, catalog_port) = Service::Catalog.url_variable();
         Ok(Self {
-            common,
             hold_ttl: Duration::from_secs(hold_ttl(env)?),
-            fleet: FleetConfig::from_env(env, SERVICE)?,
-            catalog_service_url: config::service_url(env, catalog_var, catalog_port)?,
-            relay: RelayPolicy::from_env(env)?,
             // At least 10 ms: a zero interval is not a schedule.
             sweep_interval: Duration::from_millis(
                 env.parse_or::<u64>("HOLD_SWEEP_INTERVAL_MS", 1000)?.max(10),

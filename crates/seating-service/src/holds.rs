@@ -1,8 +1,8 @@
 //! Holds: reserve, read, release, allocate, and the return of sold seats.
 
-use service_kit::auth::{Caller, Role};
-use service_kit::messages::{outbox, types};
-use sqlx::PgConnection;
+use service_kit::auth::Caller;
+use service_kit::messages::outbox;
+use service_kit::messages::payloads::{SeatingAvailable, SeatingSoldOut};
 use uuid::Uuid;
 
 use crate::api::{HeldSeat, HoldView, Reservation, ReturnRequest, ReturnView};
@@ -10,7 +10,7 @@ use crate::config::SERVICE;
 use crate::db::holds::{self, HoldRow};
 use crate::db::{events, seats};
 use crate::domain::HoldStatus;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
 /// Holds all the requested seats or none: 409 naming the seats that are taken.
@@ -22,9 +22,9 @@ pub async fn reserve(
 ) -> ApiResult<HoldView> {
     // A buyer holds for themselves; services (order-service) for anyone.
     if !caller.is_service() && caller.user_id() != Some(reservation.holder_id) {
-        return Err(ApiError::Problem(
-            service_kit::Problem::forbidden().with_detail("You can only hold seats for yourself."),
-        ));
+        return Err(service_kit::Problem::forbidden()
+            .with_detail("You can only hold seats for yourself.")
+            .into());
     }
     let outcome = try_reserve(state, &reservation).await;
     state.metrics.record_reservation(&outcome);
@@ -34,9 +34,9 @@ pub async fn reserve(
 async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
     let event = events::find(&state.pool, r.event_id)
         .await?
-        .ok_or(ApiError::EventNotFound)?;
+        .ok_or(SeatingError::EventNotFound)?;
     if event.cancelled() {
-        return Err(ApiError::NotOnSale);
+        return Err(SeatingError::NotOnSale.into());
     }
     let hold_id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
@@ -75,7 +75,7 @@ async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> A
         .await?
         .is_some_and(|e| e.cancelled())
     {
-        return Ok(ApiError::NotOnSale);
+        return Ok(SeatingError::NotOnSale.into());
     }
     let unknown = seats::unknown(&state.pool, r.event_id, r.seats.ids()).await?;
     if !unknown.is_empty() {
@@ -92,7 +92,7 @@ async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> A
         .filter(|id| !claimed.iter().any(|c| c.seat_id == **id))
         .copied()
         .collect();
-    Ok(ApiError::SeatsTaken(conflicts))
+    Ok(SeatingError::SeatsTaken(conflicts).into())
 }
 
 /// A hold, for its holder or a service; anyone else gets 404.
@@ -100,7 +100,7 @@ pub async fn get(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiResult<
     let hold = holds::find(&state.pool, hold_id)
         .await?
         .filter(|h| visible(caller, h))
-        .ok_or(ApiError::HoldNotFound)?;
+        .ok_or(SeatingError::HoldNotFound)?;
     view(&state.pool, hold).await
 }
 
@@ -130,7 +130,7 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
     let hold = holds::lock(&mut tx, hold_id)
         .await?
         .filter(|h| visible(caller, h))
-        .ok_or(ApiError::HoldNotFound)?;
+        .ok_or(SeatingError::HoldNotFound)?;
     // The effective status: an active hold past its expiry is expired, and releasing it changes
     // nothing (its seats already block no one).
     match hold.status() {
@@ -141,32 +141,28 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
         }
         HoldStatus::Released | HoldStatus::Expired => {}
         HoldStatus::Allocated => {
-            return Err(ApiError::HoldNotActive(
+            return Err(SeatingError::HoldNotActive(
                 "The hold was allocated to an order; its seats are sold.".into(),
-            ));
+            )
+            .into());
         }
     }
     let hold = holds::lock(&mut tx, hold_id)
         .await?
-        .ok_or(ApiError::HoldNotFound)?;
+        .ok_or(SeatingError::HoldNotFound)?;
     let view = view(&mut *tx, hold).await?;
     tx.commit().await?;
     Ok(view)
 }
 
-/// Sells a hold's seats to an order (services only). Only an active, unexpired hold can be
-/// allocated; allocating it again to the same order answers the same.
+/// Sells a hold's seats to an order (services only: the route's extractor checks). Only an
+/// active, unexpired hold can be allocated; allocating it again to the same order answers the
+/// same.
 #[tracing::instrument(skip_all, fields(%hold_id, %order_id))]
-pub async fn allocate(
-    state: &AppState,
-    caller: &Caller,
-    hold_id: Uuid,
-    order_id: Uuid,
-) -> ApiResult<HoldView> {
-    caller.require(&[Role::Service])?;
+pub async fn allocate(state: &AppState, hold_id: Uuid, order_id: Uuid) -> ApiResult<HoldView> {
     let event_id = holds::find(&state.pool, hold_id)
         .await?
-        .ok_or(ApiError::HoldNotFound)?
+        .ok_or(SeatingError::HoldNotFound)?
         .event_id;
     let mut tx = state.pool.begin().await?;
     // Locks in the fleet-wide order (event, then hold, then seats), the order cancellation and
@@ -174,7 +170,7 @@ pub async fn allocate(
     events::lock(&mut tx, event_id).await?;
     let hold = holds::lock(&mut tx, hold_id)
         .await?
-        .ok_or(ApiError::HoldNotFound)?;
+        .ok_or(SeatingError::HoldNotFound)?;
     match hold.status() {
         HoldStatus::Allocated if hold.order_id == Some(order_id) => {
             let view = view(&mut *tx, hold).await?;
@@ -182,12 +178,13 @@ pub async fn allocate(
             return Ok(view);
         }
         HoldStatus::Allocated => {
-            return Err(ApiError::HoldNotActive(
+            return Err(SeatingError::HoldNotActive(
                 "The hold was allocated to another order.".into(),
-            ));
+            )
+            .into());
         }
         HoldStatus::Released => {
-            return Err(ApiError::HoldNotActive("The hold was released.".into()));
+            return Err(SeatingError::HoldNotActive("The hold was released.".into()).into());
         }
         HoldStatus::Expired => return Err(expired(state)),
         HoldStatus::Active => {}
@@ -203,16 +200,16 @@ pub async fn allocate(
     let delta = -i32::try_from(sold).unwrap_or(i32::MAX);
     let Some(event) = events::adjust_unsold(&mut tx, hold.event_id, delta).await? else {
         tx.rollback().await?;
-        return Err(ApiError::NotOnSale);
+        return Err(SeatingError::NotOnSale.into());
     };
     if event.unsold == 0 && !event.sold_out {
         events::set_sold_out(&mut tx, event.id, true).await?;
-        announce(&mut tx, types::SEATING_SOLD_OUT, event.id).await?;
+        outbox::enqueue(&mut tx, SERVICE, &SeatingSoldOut { event_id: event.id }).await?;
         tracing::info!(event_id = %event.id, "event sold out");
     }
     let hold = holds::lock(&mut tx, hold_id)
         .await?
-        .ok_or(ApiError::HoldNotFound)?;
+        .ok_or(SeatingError::HoldNotFound)?;
     let view = view(&mut *tx, hold).await?;
     tx.commit().await?;
     tracing::info!("hold allocated");
@@ -221,18 +218,14 @@ pub async fn allocate(
 
 fn expired(state: &AppState) -> ApiError {
     state.metrics.failed("expired");
-    ApiError::HoldNotActive("The hold expired.".into())
+    SeatingError::HoldNotActive("The hold expired.".into()).into()
 }
 
-/// Makes the seats of a refunded order available again (services only); repeating it changes
-/// nothing. The first seat back on a sold-out event announces `seating.available`.
+/// Makes the seats of a refunded order available again (services only: the route's extractor
+/// checks); repeating it changes nothing. The first seat back on a sold-out event announces
+/// `seating.available`.
 #[tracing::instrument(skip_all, fields(event_id = %request.event_id, order_id = %request.order_id))]
-pub async fn return_seats(
-    state: &AppState,
-    caller: &Caller,
-    request: &ReturnRequest,
-) -> ApiResult<ReturnView> {
-    caller.require(&[Role::Service])?;
+pub async fn return_seats(state: &AppState, request: &ReturnRequest) -> ApiResult<ReturnView> {
     if request.seat_ids.is_empty() || request.seat_ids.len() > 100 {
         return Err(ApiError::field("seatIds", "must name 1 to 100 seats"));
     }
@@ -251,7 +244,7 @@ pub async fn return_seats(
         if let Some(event) = events::adjust_unsold(&mut tx, request.event_id, delta).await? {
             if event.sold_out {
                 events::set_sold_out(&mut tx, event.id, false).await?;
-                announce(&mut tx, types::SEATING_AVAILABLE, event.id).await?;
+                outbox::enqueue(&mut tx, SERVICE, &SeatingAvailable { event_id: event.id }).await?;
                 tracing::info!("seats available again");
             }
         }
@@ -262,21 +255,4 @@ pub async fn return_seats(
         order_id: request.order_id,
         returned,
     })
-}
-
-/// Writes an event-level message to the outbox, in the caller's transaction.
-pub async fn announce(
-    conn: &mut PgConnection,
-    message_type: &str,
-    event_id: Uuid,
-) -> sqlx::Result<()> {
-    outbox::enqueue(
-        conn,
-        SERVICE,
-        message_type,
-        &event_id.to_string(),
-        serde_json::json!({ "eventId": event_id }),
-    )
-    .await?;
-    Ok(())
 }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use service_kit::auth::{Caller, Role};
-use service_kit::messages::types;
+use service_kit::messages::outbox;
+use service_kit::messages::payloads::SeatingAvailable;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -11,34 +11,33 @@ use crate::api::{
     InventoryRequest, InventoryView, RowView, SeatList, SeatMap, SeatMapSeat, SeatQuery, SeatView,
     SectionView,
 };
+use crate::config::SERVICE;
 use crate::db::{events, holds, seats};
 use crate::domain::SeatStatus;
-use crate::error::{ApiError, ApiResult};
-use crate::holds::announce;
+use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
-/// The idempotent upsert catalog calls when it publishes an event (services only).
+/// The idempotent upsert catalog calls when it publishes an event (services only: the route's
+/// extractor checks, before the body is read).
 #[tracing::instrument(skip_all, fields(%event_id, seats = request.seats.len()))]
 pub async fn upsert(
     state: &AppState,
-    caller: &Caller,
     event_id: Uuid,
     request: InventoryRequest,
 ) -> ApiResult<InventoryView> {
-    // The role before the body: only services learn what is wrong with an inventory.
-    caller.require(&[Role::Service])?;
     let inventory = request.validate()?;
     let currency = inventory.currency.to_string();
     let mut tx = state.pool.begin().await?;
     let event = events::upsert_locked(&mut tx, event_id, &currency).await?;
     if event.cancelled() {
-        return Err(ApiError::NotOnSale);
+        return Err(SeatingError::NotOnSale.into());
     }
     if event.currency != currency {
-        return Err(ApiError::InventoryConflict(format!(
+        return Err(SeatingError::InventoryConflict(format!(
             "The event's seats are priced in {}, not {currency}.",
             event.currency
-        )));
+        ))
+        .into());
     }
     let matched = seats::upsert(&mut tx, event_id, &inventory.seats).await?;
     if matched.len() < inventory.seats.len() {
@@ -48,15 +47,16 @@ pub async fn upsert(
             .filter(|s| !matched.contains(&s.seat_id))
             .map(|s| s.seat_id.to_string())
             .collect();
-        return Err(ApiError::InventoryConflict(format!(
+        return Err(SeatingError::InventoryConflict(format!(
             "These seat ids belong to another event: {}",
             foreign.join(", ")
-        )));
+        ))
+        .into());
     }
     let event = events::recount(&mut tx, event_id).await?;
     if event.sold_out && event.unsold > 0 {
         events::set_sold_out(&mut tx, event_id, false).await?;
-        announce(&mut tx, types::SEATING_AVAILABLE, event_id).await?;
+        outbox::enqueue(&mut tx, SERVICE, &SeatingAvailable { event_id }).await?;
     }
     let seat_count = seats::count(&mut *tx, event_id).await?;
     tx.commit().await?;
@@ -86,7 +86,7 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
         .map_err(|m| ApiError::field("status", m))?;
     let event = events::find(&state.pool, query.event_id)
         .await?
-        .ok_or(ApiError::EventNotFound)?;
+        .ok_or(SeatingError::EventNotFound)?;
     let rows = seats::list(&state.pool, event.id, status, query.section.as_deref()).await?;
     Ok(SeatList {
         event_id: event.id,
@@ -109,7 +109,7 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
 pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
     let event = events::find(&state.pool, event_id)
         .await?
-        .ok_or(ApiError::EventNotFound)?;
+        .ok_or(SeatingError::EventNotFound)?;
     let rows = seats::list(&state.pool, event_id, None, None).await?;
     let mut counts = BTreeMap::<SeatStatus, i64>::new();
     // Sections in order of first appearance (the list is sorted), rows likewise.

@@ -5,7 +5,8 @@
 //! - [`holds`], [`inventory`]: what the API does; [`messages`]: what it does on `event.cancelled`;
 //! - [`domain`]: seat selections, TTLs, the hold's states;
 //! - [`db`]: queries, among them the claim that keeps the invariant ([`db::seats::claim`]);
-//! - [`sweeper`]: marks expired holds; [`config`], [`startup`]: configuration and assembly.
+//! - [`sweeper`]: marks expired holds; [`config`]: its settings; [`startup`]: what the kit
+//!   runs ([`startup::Seating`]).
 
 pub mod api;
 pub mod config;
@@ -15,7 +16,6 @@ pub mod error;
 pub mod holds;
 pub mod inventory;
 pub mod messages;
-pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -7,7 +7,7 @@ use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
 use sqlx::PgPool;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, SeatingError};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -64,9 +64,11 @@ impl SeatingMetrics {
                 self.reservations.with_label_values(&["created"]).inc();
                 return;
             }
-            Err(ApiError::SeatsTaken(_)) => "conflict",
-            Err(ApiError::NotOnSale) => "not_on_sale",
-            Err(ApiError::Validation(_) | ApiError::EventNotFound) => "invalid",
+            Err(ApiError::Service(SeatingError::SeatsTaken(_))) => "conflict",
+            Err(ApiError::Service(SeatingError::NotOnSale)) => "not_on_sale",
+            Err(ApiError::Validation(_) | ApiError::Service(SeatingError::EventNotFound)) => {
+                "invalid"
+            }
             Err(_) => "error",
         };
         self.reservations.with_label_values(&["failed"]).inc();

@@ -5,13 +5,17 @@
 //! ([`problem`], [`extract`]), JWT verification and service tokens ([`auth`]), calls to other
 //! services ([`client`]), Prometheus metrics ([`metrics`]), the HTTP server with its probes and
 //! graceful shutdown ([`server`]), the database pool and migrations ([`db`]), [`money`] and
-//! `Idempotency-Key` storage ([`idempotency`]).
+//! `Idempotency-Key` storage ([`idempotency`]), messages between services ([`messages`]), the
+//! fleet's map ([`fleet`]), the error surface ([`error`]), supervised background work
+//! ([`tasks`]), and the assembly that runs a service from all of these ([`app`]).
 
+pub mod app;
 pub mod auth;
 pub mod client;
 pub mod conditional;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod extract;
 pub mod fleet;
 pub mod idempotency;
@@ -21,6 +25,7 @@ pub mod money;
 pub mod openapi;
 pub mod problem;
 pub mod server;
+pub mod tasks;
 pub mod telemetry;
 
 pub use problem::Problem;

@@ -27,6 +27,7 @@ use tracing::Instrument;
 use crate::Problem;
 use crate::auth::TokenVerifier;
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
+use crate::tasks::TaskHealth;
 use crate::telemetry::with_request_id;
 
 /// Request bodies larger than this are refused with 413.
@@ -42,6 +43,8 @@ pub struct Standard {
     pub verifier: Arc<TokenVerifier>,
     /// Requests running longer are abandoned with 503.
     pub request_timeout: Duration,
+    /// Background tasks that are down make `/ready` answer 503.
+    pub tasks: TaskHealth,
 }
 
 /// Adds the probes, `/metrics`, the problem-shaped fallback and the standard layers to a
@@ -123,6 +126,19 @@ async fn health(State(standard): State<Standard>) -> Response {
 }
 
 async fn ready(State(standard): State<Standard>) -> Response {
+    let down = standard.tasks.down();
+    if !down.is_empty() {
+        tracing::warn!(tasks = ?down, "not ready: background tasks are down");
+        return Problem::unavailable(
+            format!(
+                "Background tasks are down and being restarted: {}.",
+                down.join(", ")
+            ),
+            5,
+        )
+        .with_extension("tasksDown", json!(down))
+        .into_response();
+    }
     let check = sqlx::query("SELECT 1").execute(&standard.pool);
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(_)) => axum::Json(json!({ "status": "ready" })).into_response(),

@@ -105,13 +105,14 @@ impl UserService {
         service_kit::db::migrate(&users_pool, &user_service::startup::MIGRATIONS)
             .await
             .unwrap();
-        let config =
-            user_service::config::Config::from_env(&mut env::<String, String>([])).unwrap();
-        let router = user_service::startup::build(&config, users_pool.clone())
-            .await
-            .unwrap();
+        let app = service_kit::app::build::<user_service::startup::Users>(
+            env::<String, String>([]),
+            users_pool.clone(),
+        )
+        .await
+        .unwrap();
         Self {
-            url: serve(router).await,
+            url: serve(app.router).await,
             http: reqwest::Client::new(),
             pool: users_pool,
         }

@@ -11,7 +11,7 @@ use crate::api::{NewAccount, ProfileChanges, RoleRequest};
 use crate::config::AdminBootstrap;
 use crate::db::users::{self, NewUser, UserRow};
 use crate::domain::{Email, Password, Phone, UserName};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UserError};
 use crate::passwords;
 use crate::state::AppState;
 
@@ -39,11 +39,11 @@ pub async fn register(state: &AppState, account: NewAccount) -> ApiResult<UserRo
 /// that ids of other accounts cannot be probed.
 pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<UserRow> {
     if !caller.may_act_for(id) {
-        return Err(ApiError::UserNotFound);
+        return Err(UserError::UserNotFound.into());
     }
     users::find(&state.pool, id)
         .await?
-        .ok_or(ApiError::UserNotFound)
+        .ok_or_else(|| UserError::UserNotFound.into())
 }
 
 /// The caller's own account; a service token has none.
@@ -51,7 +51,7 @@ pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<UserRow> {
     let id = own_id(caller)?;
     users::find(&state.pool, id)
         .await?
-        .ok_or(ApiError::UserNotFound)
+        .ok_or_else(|| UserError::UserNotFound.into())
 }
 
 pub async fn update_me(
@@ -71,7 +71,7 @@ pub async fn update_me(
         phone,
     )
     .await?
-    .ok_or(ApiError::UserNotFound)
+    .ok_or_else(|| UserError::UserNotFound.into())
 }
 
 /// Admins only.
@@ -81,12 +81,12 @@ pub async fn set_role(
     id: Uuid,
     request: &RoleRequest,
 ) -> ApiResult<UserRow> {
-    // The role is checked before the request, so a non-admin learns nothing from its errors.
+    // Belt and braces: the route's extractor has already refused non-admins, before the body.
     caller.require(&[Role::Admin])?;
     let role = request.validate()?;
     let row = users::set_role(&state.pool, id, role)
         .await?
-        .ok_or(ApiError::UserNotFound)?;
+        .ok_or(UserError::UserNotFound)?;
     tracing::info!(user_id = %id, %role, by = %caller.subject, "role changed");
     Ok(row)
 }

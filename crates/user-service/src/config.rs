@@ -1,9 +1,9 @@
-//! user-service's configuration (the contract's Configuration table).
+//! user-service's own settings (the kit reads the common ones).
 
 use std::time::Duration;
 
 use secrecy::SecretString;
-use service_kit::config::{CommonConfig, ConfigError, Env, development_client_secret, ports};
+use service_kit::config::{ConfigError, Env, development_client_secret};
 
 pub const SERVICE: &str = "user-service";
 
@@ -18,7 +18,6 @@ const DEVELOPMENT_CLIENTS: [&str; 5] = [
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub common: CommonConfig,
     /// Ed25519 private key (PKCS#8 PEM); when absent, one is generated once and kept in the
     /// database.
     pub signing_key_pem: Option<SecretString>,
@@ -49,7 +48,6 @@ pub struct Throttle {
 
 impl Config {
     pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::from_env(env, SERVICE, ports::USER, "users")?;
         let signing_key_pem = env.optional("JWT_SIGNING_KEY").map(SecretString::from);
         let default_clients = DEVELOPMENT_CLIENTS
             .iter()
@@ -77,7 +75,6 @@ impl Config {
             window: Duration::from_secs(env.parse_or("LOGIN_THROTTLE_WINDOW_SECONDS", 900)?),
         };
         Ok(Self {
-            common,
             signing_key_pem,
             service_clients,
             admin,

@@ -1,15 +1,15 @@
-//! The one error type of user-service and its problem answers.
+//! user-service's own errors and their problem answers; the kit's [`service_kit::error`] adds
+//! invalid fields, problems from elsewhere and internal errors.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use service_kit::Problem;
-use service_kit::problem::FieldError;
+use service_kit::error::ServiceError;
+
+pub type ApiError = service_kit::error::ApiError<UserError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 422: fields that do not validate.
-    #[error("invalid fields")]
-    Validation(Vec<FieldError>),
+pub enum UserError {
     /// 409: the e-mail belongs to another account (in any letter case).
     #[error("e-mail already registered")]
     EmailTaken,
@@ -29,46 +29,28 @@ pub enum ApiError {
     /// 404: no such user, or not one the caller may see.
     #[error("user not found")]
     UserNotFound,
-    /// Any problem built elsewhere (role guards, the kit's extractors).
-    #[error("{0}")]
-    Problem(#[from] Problem),
-    /// 500: logged with its cause, never sent.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if let Some(db) = e.as_database_error() {
-            if db.constraint() == Some("users_email_key") {
-                return Self::EmailTaken;
-            }
-        }
-        Self::Internal(e.into())
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        Self::Service(e)
     }
 }
 
-impl ApiError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<ApiError> for Problem {
-    fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::Validation(errors) => Problem::validation(errors),
-            ApiError::EmailTaken => Problem::conflict(
+impl ServiceError for UserError {
+    fn problem(self) -> Problem {
+        match self {
+            Self::EmailTaken => Problem::conflict(
                 "email-taken",
                 "An account with this e-mail address already exists.",
             ),
-            ApiError::InvalidCredentials => Problem::new(
+            Self::InvalidCredentials => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-credentials",
                 "Invalid credentials",
             )
             .with_detail("The e-mail address or the password is wrong."),
-            ApiError::Throttled {
+            Self::Throttled {
                 retry_after_seconds,
             } => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -77,7 +59,7 @@ impl From<ApiError> for Problem {
             )
             .with_detail("Too many failed logins; wait before trying again.")
             .with_retry_after(retry_after_seconds),
-            ApiError::InvalidRefreshToken => Problem::new(
+            Self::InvalidRefreshToken => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-refresh-token",
                 "Invalid refresh token",
@@ -85,23 +67,17 @@ impl From<ApiError> for Problem {
             .with_detail(
                 "The refresh token is unknown, expired, revoked or already used; log in again.",
             ),
-            ApiError::InvalidClient => Problem::new(
+            Self::InvalidClient => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-client",
                 "Invalid client credentials",
             )
             .with_detail("Unknown client id or wrong client secret."),
-            ApiError::UserNotFound => Problem::not_found("user"),
-            ApiError::Problem(problem) => problem,
-            ApiError::Internal(cause) => Problem::internal_from(cause.as_ref()),
+            Self::UserNotFound => Problem::not_found("user"),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        Problem::from(self).into_response()
+    fn from_constraint(constraint: &str) -> Option<Self> {
+        (constraint == "users_email_key").then_some(Self::EmailTaken)
     }
 }
-
-pub type ApiResult<T> = Result<T, ApiError>;

@@ -4,7 +4,7 @@
 //! - [`accounts`], [`sessions`]: what the API does;
 //! - [`domain`]: validated values (e-mail, password, name, phone);
 //! - [`db`]: queries; [`keys`], [`tokens`], [`passwords`]: the cryptography;
-//! - [`config`], [`startup`]: configuration and the app's assembly.
+//! - [`config`]: its settings; [`startup`]: what the kit runs ([`startup::Users`]).
 
 pub mod accounts;
 pub mod api;
@@ -13,7 +13,6 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod keys;
-pub mod openapi;
 pub mod passwords;
 pub mod routes;
 pub mod sessions;

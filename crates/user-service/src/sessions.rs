@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::db::users::UserRow;
 use crate::db::{login_failures, refresh_tokens, users};
 use crate::domain::{Password, email_key};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, UserError};
 use crate::passwords;
 use crate::state::AppState;
 use crate::tokens::{self, AccessToken, REFRESH_TOKEN_DAYS};
@@ -52,7 +52,7 @@ pub async fn login(
         && passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| matches) else {
         state.metrics.logins.with_label_values(&["failure"]).inc();
-        return Err(ApiError::InvalidCredentials);
+        return Err(UserError::InvalidCredentials.into());
     };
     login_failures::clear_email(&state.pool, &email).await?;
     state.metrics.logins.with_label_values(&["success"]).inc();
@@ -79,9 +79,10 @@ async fn refuse_if_throttled(state: &AppState, email: &str, address: &str) -> Ap
             tracing::warn!(%address, "login throttled");
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to >= 1
             let retry_after_seconds = seconds.ceil().max(1.0) as u64;
-            Err(ApiError::Throttled {
+            Err(UserError::Throttled {
                 retry_after_seconds,
-            })
+            }
+            .into())
         }
         None => Ok(()),
     }
@@ -131,11 +132,11 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<Session> {
             tx.commit().await?;
             tracing::warn!(%family_id, revoked, "refresh token reused: its family is revoked");
         }
-        return Err(ApiError::InvalidRefreshToken);
+        return Err(UserError::InvalidRefreshToken.into());
     };
     let user = users::find(&mut *tx, user_id)
         .await?
-        .ok_or(ApiError::InvalidRefreshToken)?;
+        .ok_or(UserError::InvalidRefreshToken)?;
     let refresh_token = issue_refresh_token(&mut *tx, family_id, user_id).await?;
     tx.commit().await?;
     Ok(Session {
@@ -174,7 +175,7 @@ pub fn service_token(state: &AppState, client_id: &str, secret: &str) -> ApiResu
     }
     if !known {
         tracing::warn!(client_id, "service token refused");
-        return Err(ApiError::InvalidClient);
+        return Err(UserError::InvalidClient.into());
     }
     Ok(tokens::access_token(
         &state.key,

@@ -266,3 +266,10 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &EventFilter, audience: Au
             .push(")");
     }
 }
+
+/// How many events the catalogue has (`seed-demo --if-empty`).
+pub async fn count_all(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db)
+        .await
+}

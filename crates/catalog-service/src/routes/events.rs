@@ -1,12 +1,12 @@
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use service_kit::Problem;
-use service_kit::auth::Caller;
+use service_kit::auth::{Authorized, Caller, Organizers};
 use service_kit::conditional::json_with_etag;
 use service_kit::extract::{Json, Path, Query};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::{
@@ -17,13 +17,13 @@ use crate::error::ApiResult;
 use crate::events;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", get(list_events).post(create_event))
-        .route("/v1/events/{id}", get(get_event).patch(update_event))
-        .route("/v1/events/{id}/seats", get(list_seats).put(put_seats))
-        .route("/v1/events/{id}/publish", post(publish_event))
-        .route("/v1/events/{id}/cancel", post(cancel_event))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event, update_event))
+        .routes(routes!(list_seats, put_seats))
+        .routes(routes!(publish_event))
+        .routes(routes!(cancel_event))
 }
 
 /// Create an event as a draft (organizers, admins).
@@ -32,12 +32,12 @@ pub fn router() -> Router<AppState> {
         (status = 422, description = "Invalid fields, unknown venue, start in the past", body = Problem)))]
 pub async fn create_event(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Organizers>,
     Json(request): Json<EventRequest>,
 ) -> ApiResult<(StatusCode, Json<EventView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(events::create(&state, &caller, &request).await?),
+        Json(events::create(&state, &caller.caller, &request).await?),
     ))
 }
 

@@ -1,12 +1,12 @@
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
 use service_kit::Problem;
-use service_kit::auth::Caller;
+use service_kit::auth::{Authorized, Caller, Organizers};
 use service_kit::conditional::json_with_etag;
 use service_kit::extract::{Json, Path, Query};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::{Paging, VenuePatch, VenueQuery, VenueRequest, VenueView};
@@ -14,10 +14,10 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::venues;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/venues", get(list_venues).post(create_venue))
-        .route("/v1/venues/{id}", get(get_venue).patch(update_venue))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_venues, create_venue))
+        .routes(routes!(get_venue, update_venue))
 }
 
 /// Create a venue (organizers, admins).
@@ -25,12 +25,12 @@ pub fn router() -> Router<AppState> {
     responses((status = 201, body = VenueView), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_venue(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Organizers>,
     Json(request): Json<VenueRequest>,
 ) -> ApiResult<(StatusCode, Json<VenueView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(venues::create(&state, &caller, &request).await?),
+        Json(venues::create(&state, &caller.caller, &request).await?),
     ))
 }
 

@@ -50,13 +50,20 @@ impl TestApp {
             ("CATALOG_SERVICE_URL".into(), address.clone()),
         ]);
         vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let seating_config =
-            seating_service::config::Config::from_env(&mut env(vars_map.clone())).unwrap();
-        let seating_app = seating_service::startup::build(&seating_config, seating_pool.clone());
+        let seating_app = service_kit::app::build::<seating_service::startup::Seating>(
+            env(vars_map.clone()),
+            seating_pool.clone(),
+        )
+        .await
+        .unwrap();
         serve_on(seating_listener, seating_app.router);
 
-        let config = catalog_service::config::Config::from_env(&mut env(vars_map)).unwrap();
-        let app = catalog_service::startup::build(&config, pool.clone());
+        let app = service_kit::app::build::<catalog_service::startup::Catalog>(
+            env(vars_map),
+            pool.clone(),
+        )
+        .await
+        .unwrap();
         serve_on(catalog_listener, app.router);
 
         Self {
@@ -66,8 +73,8 @@ impl TestApp {
             pool,
             service_token: users.service_token("order-service").await,
             users,
-            relay: app.relay,
-            seating_relay: seating_app.relay,
+            relay: app.relay.unwrap(),
+            seating_relay: seating_app.relay.unwrap(),
             state: app.state,
         }
     }

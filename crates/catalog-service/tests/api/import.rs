@@ -20,7 +20,7 @@ async fn the_etsr_dataset_imports_with_every_defect_accounted_for(pool: PgPool) 
         return;
     };
     let app = TestApp::spawn(pool).await;
-    let report = catalog_service::import::run(&app.state, &dir)
+    let report = catalog_service::commands::import_etsr::run(&app.state, &dir)
         .await
         .unwrap();
     println!("{report}");
@@ -104,7 +104,7 @@ async fn the_etsr_dataset_imports_with_every_defect_accounted_for(pool: PgPool) 
     assert_eq!(event["startsAt"], "2025-06-07T15:05:51Z", "20:35:51 IST");
 
     // Again: nothing new, nothing duplicated.
-    let again = catalog_service::import::run(&app.state, &dir)
+    let again = catalog_service::commands::import_etsr::run(&app.state, &dir)
         .await
         .unwrap();
     assert_eq!(
@@ -133,7 +133,7 @@ async fn the_etsr_dataset_imports_with_every_defect_accounted_for(pool: PgPool) 
 #[sqlx::test(migrations = false)]
 async fn the_demo_generator_is_deterministic_and_publishes(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let options = catalog_service::seed::Options {
+    let options = catalog_service::commands::seed_demo::Options {
         venues: 3,
         events: 5,
         seats_per_event: 30,
@@ -141,7 +141,7 @@ async fn the_demo_generator_is_deterministic_and_publishes(pool: PgPool) {
         from: chrono::Utc::now(),
         publish: true,
     };
-    let outcome = catalog_service::seed::run(&app.state, &options)
+    let outcome = catalog_service::commands::seed_demo::run(&app.state, &options)
         .await
         .unwrap();
     assert_eq!(
@@ -167,7 +167,7 @@ async fn the_demo_generator_is_deterministic_and_publishes(pool: PgPool) {
         .unwrap();
     assert_eq!(seating["available"], 30);
 
-    let again = catalog_service::seed::run(&app.state, &options)
+    let again = catalog_service::commands::seed_demo::run(&app.state, &options)
         .await
         .unwrap();
     assert_eq!(again.published, 0, "already on sale");

@@ -1,20 +1,14 @@
-//! HTTP routes: one module per resource. Handlers extract, call, respond.
+//! HTTP routes: one module per resource, each registering its handlers and their OpenAPI
+//! operations in one place (`utoipa_axum::routes!`). Handlers extract, call, respond.
 
 mod payments;
 
-use axum::Router;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use payments::{__path_charge, __path_get_payment, __path_list_payments, __path_refund};
-
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::new()
         .merge(payments::router())
-        .route(
-            "/openapi.json",
-            get(service_kit::openapi::serve::<crate::openapi::ApiDoc>),
-        )
         .with_state(state)
 }

@@ -1,12 +1,12 @@
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use service_kit::Problem;
-use service_kit::auth::Caller;
+use service_kit::auth::{Authorized, Caller, ServicesAndAdmins};
 use service_kit::extract::{Json, Path, Query};
 use service_kit::idempotency::{IdempotencyKey, fingerprint};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::{ChargeRequest, PaymentList, PaymentQuery, PaymentView, RefundRequest};
@@ -14,12 +14,12 @@ use crate::error::ApiResult;
 use crate::payments;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/payments", get(list_payments))
-        .route("/v1/payments/charge", post(charge))
-        .route("/v1/payments/{id}", get(get_payment))
-        .route("/v1/payments/{id}/refund", post(refund))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_payments))
+        .routes(routes!(charge))
+        .routes(routes!(get_payment))
+        .routes(routes!(refund))
 }
 
 /// Charge an order to a card token, once: the same `Idempotency-Key` (required, scoped to the
@@ -75,16 +75,14 @@ pub async fn charge(
         (status = 502, description = "The gateway failed; nothing was refunded", body = Problem)))]
 pub async fn refund(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<ServicesAndAdmins>,
     key: IdempotencyKey,
     Path(id): Path<Uuid>,
     Json(request): Json<RefundRequest>,
 ) -> ApiResult<Response> {
-    // Before validation: a customer learns nothing more than "not allowed".
-    caller.require(payments::REFUNDERS)?;
     let refund = request.validate()?;
     let print = fingerprint(&format!("POST /v1/payments/{id}/refund"), &request);
-    let work = Box::pin(payments::refund(&state, &caller, &key, id, refund));
+    let work = Box::pin(payments::refund(&state, &caller.caller, &key, id, refund));
     Ok(state
         .idempotency
         .respond(&caller.subject, Some(&key), &print, StatusCode::OK, work)

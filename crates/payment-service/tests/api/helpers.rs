@@ -2,9 +2,8 @@
 //! with the simulated gateway, whose counters tell what it really charged.
 
 pub use axum::http::StatusCode;
-use payment_service::config::Config;
 use payment_service::gateway::SimulatedGateway;
-use payment_service::startup::{self, MIGRATIONS};
+use payment_service::startup::{MIGRATIONS, Payments};
 use payment_service::state::AppState;
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -33,8 +32,9 @@ impl TestApp {
         let mut vars_map: Vec<(String, String)> =
             vec![("USER_SERVICE_URL".into(), users.url.clone())];
         vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let config = Config::from_env(&mut test_support::env(vars_map)).unwrap();
-        let app = startup::build(&config, pool.clone());
+        let app = service_kit::app::build::<Payments>(test_support::env(vars_map), pool.clone())
+            .await
+            .unwrap();
         Self {
             address: test_support::serve(app.router).await,
             http: reqwest::Client::new(),

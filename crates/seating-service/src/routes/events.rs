@@ -1,9 +1,9 @@
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, put};
 use service_kit::Problem;
-use service_kit::auth::Caller;
+use service_kit::auth::{Authorized, Services};
 use service_kit::extract::{Json, Path};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::{InventoryRequest, InventoryView, SeatMap};
@@ -11,10 +11,10 @@ use crate::error::ApiResult;
 use crate::inventory;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events/{eventId}/inventory", put(upsert_inventory))
-        .route("/v1/events/{eventId}/seatmap", get(seat_map))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upsert_inventory))
+        .routes(routes!(seat_map))
 }
 
 /// Upsert an event's seats (catalog, when it publishes). Idempotent: held and sold seats keep
@@ -26,13 +26,11 @@ pub fn router() -> Router<AppState> {
         (status = 422, body = Problem)))]
 pub async fn upsert_inventory(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Authorized<Services>,
     Path(event_id): Path<Uuid>,
     Json(request): Json<InventoryRequest>,
 ) -> ApiResult<Json<InventoryView>> {
-    Ok(Json(
-        inventory::upsert(&state, &caller, event_id, request).await?,
-    ))
+    Ok(Json(inventory::upsert(&state, event_id, request).await?))
 }
 
 /// Seats grouped by section and row, with status, price and counts.

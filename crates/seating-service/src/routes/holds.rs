@@ -1,9 +1,9 @@
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use service_kit::Problem;
 use service_kit::auth::Caller;
 use service_kit::extract::{Json, Path};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::HoldView;
@@ -11,8 +11,8 @@ use crate::error::ApiResult;
 use crate::holds;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/holds/{holdId}", get(get_hold))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_hold))
 }
 
 /// A hold, for its holder and services.

@@ -1,28 +1,18 @@
-//! HTTP routes: one module per resource. Handlers extract, call, respond.
+//! HTTP routes: one module per resource, each registering its handlers and their OpenAPI
+//! operations in one place (`utoipa_axum::routes!`). Handlers extract, call, respond.
 
 mod events;
 mod holds;
 mod seats;
 
-use axum::Router;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use events::{__path_seat_map, __path_upsert_inventory};
-pub use holds::__path_get_hold;
-pub use seats::{
-    __path_allocate, __path_list_seats, __path_release, __path_reserve, __path_return_seats,
-};
-
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::new()
         .merge(events::router())
         .merge(seats::router())
         .merge(holds::router())
-        .route(
-            "/openapi.json",
-            get(service_kit::openapi::serve::<crate::openapi::ApiDoc>),
-        )
         .with_state(state)
 }

@@ -1,12 +1,12 @@
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use service_kit::Problem;
-use service_kit::auth::Caller;
+use service_kit::auth::{Authorized, Caller, Services};
 use service_kit::extract::{Json, Query};
 use service_kit::idempotency::{IdempotencyKey, fingerprint};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{
     AllocateRequest, HoldView, ReleaseRequest, ReserveRequest, ReturnRequest, ReturnView, SeatList,
@@ -17,13 +17,13 @@ use crate::holds;
 use crate::inventory;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/seats", get(list_seats))
-        .route("/v1/seats/reserve", post(reserve))
-        .route("/v1/seats/release", post(release))
-        .route("/v1/seats/allocate", post(allocate))
-        .route("/v1/seats/return", post(return_seats))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_seats))
+        .routes(routes!(reserve))
+        .routes(routes!(release))
+        .routes(routes!(allocate))
+        .routes(routes!(return_seats))
 }
 
 /// The seats of an event, with filters. An expired hold reads AVAILABLE.
@@ -87,11 +87,11 @@ pub async fn release(
         (status = 409, description = "Expired, released, or allocated to another order", body = Problem)))]
 pub async fn allocate(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Authorized<Services>,
     Json(request): Json<AllocateRequest>,
 ) -> ApiResult<Json<HoldView>> {
     Ok(Json(
-        holds::allocate(&state, &caller, request.hold_id, request.order_id).await?,
+        holds::allocate(&state, request.hold_id, request.order_id).await?,
     ))
 }
 
@@ -101,8 +101,8 @@ pub async fn allocate(
     responses((status = 200, body = ReturnView), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn return_seats(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Authorized<Services>,
     Json(request): Json<ReturnRequest>,
 ) -> ApiResult<Json<ReturnView>> {
-    Ok(Json(holds::return_seats(&state, &caller, &request).await?))
+    Ok(Json(holds::return_seats(&state, &request).await?))
 }

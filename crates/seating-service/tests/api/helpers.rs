@@ -11,8 +11,7 @@ use axum::http::HeaderMap;
 pub use axum::http::StatusCode;
 use axum::routing::post;
 use reqwest::Response;
-use seating_service::config::Config;
-use seating_service::startup::{self, MIGRATIONS};
+use seating_service::startup::{MIGRATIONS, Seating};
 use serde_json::{Value, json};
 use service_kit::messages::outbox::Relay;
 use sqlx::PgPool;
@@ -28,7 +27,6 @@ pub struct TestApp {
     pub service_token: String,
     pub catalog: CatalogStub,
     pub relay: Relay,
-    config: Config,
 }
 
 impl TestApp {
@@ -45,8 +43,9 @@ impl TestApp {
             ("CATALOG_SERVICE_URL".into(), catalog.address.clone()),
         ];
         vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let config = Config::from_env(&mut test_support::env(vars_map)).unwrap();
-        let app = startup::build(&config, pool.clone());
+        let app = service_kit::app::build::<Seating>(test_support::env(vars_map), pool.clone())
+            .await
+            .unwrap();
         let address = test_support::serve(app.router).await;
         Self {
             address,
@@ -55,14 +54,15 @@ impl TestApp {
             service_token: users.service_token("order-service").await,
             users,
             catalog,
-            relay: app.relay,
-            config,
+            relay: app.relay.unwrap(),
         }
     }
 
     /// Another relay over the same outbox, as a second replica would run.
+    /// Another relay over the same outbox, as a second replica would run (a relay keeps no
+    /// state of its own beyond the database).
     pub fn second_relay(&self) -> Relay {
-        startup::build(&self.config, self.pool.clone()).relay
+        self.relay.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

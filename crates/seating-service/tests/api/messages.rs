@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use service_kit::messages::outbox;
+use service_kit::messages::payloads::{SeatingAvailable, SeatingSoldOut};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -206,24 +207,18 @@ async fn a_message_that_always_fails_ends_dead_counted_and_can_be_requeued(pool:
 #[sqlx::test(migrations = false)]
 async fn two_relays_deliver_each_message_once_in_order_per_aggregate(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    // 10 aggregates, 6 messages each, alternating types so that order is visible.
+    // 10 aggregates (events), 6 messages each; the ids written per aggregate, in order.
+    let events: Vec<Uuid> = (0..10).map(|_| Uuid::now_v7()).collect();
+    let mut written: Vec<Vec<String>> = vec![Vec::new(); events.len()];
     let mut conn = app.pool.acquire().await.unwrap();
     for round in 0..6 {
-        for aggregate in 0..10 {
-            let kind = if round % 2 == 0 {
-                "seating.sold_out"
+        for (aggregate, &event_id) in events.iter().enumerate() {
+            let id = if round % 2 == 0 {
+                outbox::enqueue(&mut conn, "seating-service", &SeatingSoldOut { event_id }).await
             } else {
-                "seating.available"
+                outbox::enqueue(&mut conn, "seating-service", &SeatingAvailable { event_id }).await
             };
-            outbox::enqueue(
-                &mut conn,
-                "seating-service",
-                kind,
-                &format!("agg-{aggregate}"),
-                json!({"round": round, "aggregate": aggregate}),
-            )
-            .await
-            .unwrap();
+            written[aggregate].push(id.unwrap().to_string());
         }
     }
     drop(conn);
@@ -236,15 +231,14 @@ async fn two_relays_deliver_each_message_once_in_order_per_aggregate(pool: PgPoo
     let ids: HashSet<&str> = received.iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(received.len(), 60, "every message delivered");
     assert_eq!(ids.len(), 60, "none delivered twice");
-    for aggregate in 0..10 {
-        let rounds: Vec<i64> = received
+    for (aggregate, &event_id) in events.iter().enumerate() {
+        let arrived: Vec<String> = received
             .iter()
-            .filter(|m| m["data"]["aggregate"] == aggregate)
-            .map(|m| m["data"]["round"].as_i64().unwrap())
+            .filter(|m| m["data"]["eventId"] == event_id.to_string())
+            .map(|m| m["id"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(
-            rounds,
-            [0, 1, 2, 3, 4, 5],
+            arrived, written[aggregate],
             "aggregate {aggregate} out of order"
         );
     }

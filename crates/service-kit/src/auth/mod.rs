@@ -287,3 +287,61 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
         Ok(Some(claims.into()))
     }
 }
+
+/// Who may call a route, as a type: the parameter of [`Authorized`].
+pub trait Roles: Send + Sync + 'static {
+    const ALLOWED: &'static [Role];
+}
+
+/// Services only (the fleet calling itself).
+pub struct Services;
+impl Roles for Services {
+    const ALLOWED: &'static [Role] = &[Role::Service];
+}
+
+/// Organizers and admins.
+pub struct Organizers;
+impl Roles for Organizers {
+    const ALLOWED: &'static [Role] = &[Role::Organizer, Role::Admin];
+}
+
+/// Admins only.
+pub struct Admins;
+impl Roles for Admins {
+    const ALLOWED: &'static [Role] = &[Role::Admin];
+}
+
+/// Services and admins (refunds, say).
+pub struct ServicesAndAdmins;
+impl Roles for ServicesAndAdmins {
+    const ALLOWED: &'static [Role] = &[Role::Service, Role::Admin];
+}
+
+/// A caller whose role is one of `R`'s, checked by the extractor itself: put it before the body
+/// extractor, and a caller without the role gets 403 before the body is read, so a refusal never
+/// describes what shape the body should have had.
+pub struct Authorized<R: Roles> {
+    pub caller: Caller,
+    roles: std::marker::PhantomData<R>,
+}
+
+impl<R: Roles> std::ops::Deref for Authorized<R> {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<R: Roles, S: Send + Sync> FromRequestParts<S> for Authorized<R> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = <Caller as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        caller.require(R::ALLOWED)?;
+        Ok(Self {
+            caller,
+            roles: std::marker::PhantomData,
+        })
+    }
+}

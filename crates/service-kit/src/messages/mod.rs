@@ -8,10 +8,17 @@
 
 pub mod inbox;
 pub mod outbox;
+pub mod payloads;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::Problem;
+use crate::problem::FieldError;
+
+pub use crate::fleet::consumers_of;
 
 /// What travels: `{id, type, occurredAt, source, data}`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -26,41 +33,28 @@ pub struct Envelope {
     pub data: serde_json::Value,
 }
 
-/// The services of the fleet, as subscribers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    User,
-    Catalog,
-    Seating,
-    Order,
-    Payment,
-    Notification,
+impl Envelope {
+    /// The typed payload: one struct per message type ([`payloads`]), shared by producer and
+    /// consumer, so a field renamed on one side fails to compile on the other. A 422 problem when
+    /// the envelope is of another type or its data does not have the type's shape.
+    pub fn data_as<M: Message>(&self) -> Result<M, Problem> {
+        if self.message_type != M::TYPE {
+            return Err(Problem::validation(vec![FieldError::new(
+                "type",
+                format!("expected `{}`, got `{}`", M::TYPE, self.message_type),
+            )]));
+        }
+        M::deserialize(&self.data)
+            .map_err(|e| Problem::validation(vec![FieldError::new("data", e.to_string())]))
+    }
 }
 
-impl Service {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::User => "user-service",
-            Self::Catalog => "catalog-service",
-            Self::Seating => "seating-service",
-            Self::Order => "order-service",
-            Self::Payment => "payment-service",
-            Self::Notification => "notification-service",
-        }
-    }
+/// A message type's payload: its `type` and the aggregate whose messages arrive in order.
+pub trait Message: Serialize + DeserializeOwned {
+    const TYPE: &'static str;
 
-    /// The variable that holds its base URL, and its default port.
-    pub fn url_variable(self) -> (&'static str, u16) {
-        use crate::config::ports;
-        match self {
-            Self::User => ("USER_SERVICE_URL", ports::USER),
-            Self::Catalog => ("CATALOG_SERVICE_URL", ports::CATALOG),
-            Self::Seating => ("SEATING_SERVICE_URL", ports::SEATING),
-            Self::Order => ("ORDER_SERVICE_URL", ports::ORDER),
-            Self::Payment => ("PAYMENT_SERVICE_URL", ports::PAYMENT),
-            Self::Notification => ("NOTIFICATION_SERVICE_URL", ports::NOTIFICATION),
-        }
-    }
+    /// Messages of one aggregate (an event, an order) reach each consumer in the order written.
+    fn aggregate_id(&self) -> String;
 }
 
 /// Message types of the contract.
@@ -72,15 +66,4 @@ pub mod types {
     pub const ORDER_CANCELLED: &str = "order.cancelled";
     pub const ORDER_EXPIRED: &str = "order.expired";
     pub const ORDER_REFUNDED: &str = "order.refunded";
-}
-
-/// Who receives each message type: the contract's table, in one place. Only consumers that
-/// exist are listed (a delivery to a service that does not exist would retry for a day and die);
-/// order-service and notification-service join when they are built.
-pub fn subscribers(message_type: &str) -> &'static [Service] {
-    match message_type {
-        types::EVENT_CANCELLED => &[Service::Seating],
-        types::SEATING_SOLD_OUT | types::SEATING_AVAILABLE => &[Service::Catalog],
-        _ => &[],
-    }
 }

@@ -11,34 +11,33 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Envelope, Service, subscribers};
+use super::{Envelope, Message, consumers_of};
 use crate::auth::service_token::ServiceTokenSource;
+use crate::fleet::Service;
 use crate::metrics::Metrics;
 
-/// Writes a message for every subscriber of its type. Call it inside the transaction of the
-/// change it reports: the message exists if and only if the change committed.
-pub async fn enqueue(
+/// Writes `message` for every consumer of its type. Call it inside the transaction of the change
+/// it reports: the message exists if and only if the change committed.
+pub async fn enqueue<M: Message>(
     conn: &mut PgConnection,
     source: &str,
-    message_type: &str,
-    aggregate_id: &str,
-    data: serde_json::Value,
+    message: &M,
 ) -> sqlx::Result<Uuid> {
     let envelope = Envelope {
         id: Uuid::now_v7(),
-        message_type: message_type.to_owned(),
+        message_type: M::TYPE.to_owned(),
         occurred_at: Utc::now(),
         source: source.to_owned(),
-        data,
+        data: serde_json::to_value(message).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
     };
     sqlx::query("INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ($1, $2, $3, $4)")
         .bind(envelope.id)
-        .bind(message_type)
-        .bind(aggregate_id)
+        .bind(M::TYPE)
+        .bind(message.aggregate_id())
         .bind(sqlx::types::Json(&envelope))
         .execute(&mut *conn)
         .await?;
-    let names: Vec<&str> = subscribers(message_type).iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = consumers_of(M::TYPE).iter().map(|s| s.name()).collect();
     sqlx::query(
         "INSERT INTO outbox_deliveries (message_id, subscriber) SELECT $1, unnest($2::text[])",
     )
@@ -165,7 +164,9 @@ impl OutboxMetrics {
 }
 
 /// Delivers outbox messages to their subscribers. Several replicas may run one each: rows are
-/// claimed with `FOR UPDATE SKIP LOCKED`.
+/// claimed with `FOR UPDATE SKIP LOCKED`. Cheap to clone (the supervisor restarts it from a
+/// clone).
+#[derive(Clone)]
 pub struct Relay {
     pool: PgPool,
     http: reqwest::Client,
@@ -206,23 +207,18 @@ impl Relay {
         }
     }
 
-    /// Delivers until `stop` is cancelled.
-    pub async fn run(self, stop: CancellationToken) {
+    /// Delivers until `stop` is cancelled. A round that fails (the database went away) ends the
+    /// run with its error, for the supervisor to count and restart.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         loop {
-            let delivered = match self.deliver_batch().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox relay round failed");
-                    0
-                }
-            };
+            let delivered = self.deliver_batch().await?;
             if delivered == 0 {
                 tokio::select! {
-                    () = stop.cancelled() => return,
+                    () = stop.cancelled() => return Ok(()),
                     () = tokio::time::sleep(self.policy.idle_poll) => {}
                 }
             } else if stop.is_cancelled() {
-                return;
+                return Ok(());
             }
         }
     }

@@ -1,24 +1,24 @@
 use std::net::SocketAddr;
 
-use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::post;
 use service_kit::Problem;
 use service_kit::auth::Caller;
 use service_kit::extract::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{LoginRequest, RefreshRequest, ServiceToken, ServiceTokenRequest, TokenPair};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::{self, Session};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/service-token", post(service_token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(service_token))
 }
 
 impl From<Session> for TokenPair {

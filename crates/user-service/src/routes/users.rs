@@ -1,10 +1,10 @@
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
 use service_kit::Problem;
-use service_kit::auth::Caller;
+use service_kit::auth::{Admins, Authorized, Caller};
 use service_kit::extract::{Json, Path};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::accounts;
@@ -12,12 +12,12 @@ use crate::api::{RegisterRequest, RoleRequest, UpdateProfileRequest, UserView};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/users", post(register))
-        .route("/v1/users/me", get(get_me).patch(update_me))
-        .route("/v1/users/{id}", get(get_user))
-        .route("/v1/users/{id}/role", patch(set_role))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(get_user))
+        .routes(routes!(set_role))
 }
 
 /// Register a customer account.
@@ -79,7 +79,7 @@ pub async fn get_user(
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_role(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admins>,
     Path(id): Path<Uuid>,
     Json(request): Json<RoleRequest>,
 ) -> ApiResult<Json<UserView>> {

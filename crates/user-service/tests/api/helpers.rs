@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use service_kit::config::Env;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
-use user_service::config::Config;
-use user_service::startup::{self, MIGRATIONS};
+use user_service::startup::{MIGRATIONS, Users};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -29,10 +28,7 @@ impl TestApp {
         service_kit::db::migrate(&pool, &MIGRATIONS)
             .await
             .expect("migrations apply");
-        let config = config(vars);
-        let app = startup::build(&config, pool.clone())
-            .await
-            .expect("the app builds");
+        let app = build(vars, pool.clone()).await;
         Self::serve(app, pool).await
     }
 
@@ -148,13 +144,17 @@ impl TestApp {
     }
 }
 
-pub fn config(vars: &[(&str, &str)]) -> Config {
+/// The app as the kit assembles it, with these environment variables (and no others).
+pub async fn build(vars: &[(&str, &str)], pool: PgPool) -> axum::Router {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let mut env = Env::from_fn(move |k| map.get(k).cloned());
-    Config::from_env(&mut env).expect("test configuration is valid")
+    let env = Env::from_fn(move |k| map.get(k).cloned());
+    service_kit::app::build::<Users>(env, pool)
+        .await
+        .expect("the app builds")
+        .router
 }
 
 pub fn access(pair: &Value) -> String {

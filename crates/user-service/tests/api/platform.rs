@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use user_service::keys::SigningKey;
 
-use crate::helpers::{TestApp, access, assert_problem, config};
+use crate::helpers::{TestApp, access, assert_problem, build};
 
 #[sqlx::test(migrations = false)]
 async fn health_names_the_service(pool: PgPool) {
@@ -31,10 +31,7 @@ async fn ready_answers_503_when_the_database_is_unreachable() {
         .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
         .unwrap();
     let (_, pem) = SigningKey::generate().unwrap();
-    let config = config(&[("JWT_SIGNING_KEY", &pem)]);
-    let router = user_service::startup::build(&config, pool.clone())
-        .await
-        .unwrap();
+    let router = build(&[("JWT_SIGNING_KEY", &pem)], pool.clone()).await;
     let app = TestApp::serve(router, pool).await;
     let response = app.get("/ready", None).await;
     assert!(response.headers().contains_key("retry-after"));

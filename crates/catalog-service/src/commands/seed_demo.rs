@@ -321,7 +321,7 @@ async fn write_events(
         .bind(&venue_ids)
         .bind(&legacy)
         .bind(CURRENCY)
-        .bind(crate::import::IMPORT_ORGANIZER)
+        .bind(super::import_etsr::IMPORT_ORGANIZER)
         .execute(&state.pool)
         .await?;
     }
@@ -411,7 +411,9 @@ async fn write_seats(
 
 /// Pushes each draft's seats to seating and puts it on sale, eight events at a time.
 async fn publish_all(state: &AppState, generated: &[Show]) -> anyhow::Result<usize> {
-    let results: Vec<anyhow::Result<bool>> = futures::stream::iter(generated.iter().map(|e| e.id))
+    // The ids first: a stream over a borrowing iterator makes the future not `Send`.
+    let ids: Vec<Uuid> = generated.iter().map(|e| e.id).collect();
+    let results: Vec<anyhow::Result<bool>> = futures::stream::iter(ids)
         .map(|id| async move {
             let Some(event) = events::find(&state.pool, id).await? else {
                 return Ok(false);
