@@ -25,6 +25,7 @@ pub mod money;
 pub mod openapi;
 pub mod problem;
 pub mod server;
+pub mod signing;
 pub mod tasks;
 pub mod telemetry;
 
