@@ -134,6 +134,7 @@ impl ServiceClient {
             path: path.to_owned(),
             body: None,
             idempotency_key: None,
+            retry_safe: false,
         }
     }
 
@@ -162,6 +163,7 @@ pub struct Call<'a> {
     path: String,
     body: Option<serde_json::Value>,
     idempotency_key: Option<String>,
+    retry_safe: bool,
 }
 
 impl Call<'_> {
@@ -177,8 +179,16 @@ impl Call<'_> {
         self
     }
 
+    /// Declares the call safe to repeat though its method is not idempotent in HTTP terms: the
+    /// operation itself is (seating's allocate for one order, say).
+    pub fn retry_safe(mut self) -> Self {
+        self.retry_safe = true;
+        self
+    }
+
     fn retryable(&self) -> bool {
-        self.idempotency_key.is_some()
+        self.retry_safe
+            || self.idempotency_key.is_some()
             || matches!(
                 self.method,
                 Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS

@@ -78,3 +78,44 @@ async fn create_database_if_missing(url: &str) -> Result<(), DbError> {
         Err(e) => Err(DbError::Create(e)),
     }
 }
+
+/// Stores an enum as its text in Postgres and reads it back strictly: a value outside the type
+/// is a decode error naming the value (an internal error with the value in the log), never a
+/// plausible default. The type needs `fn as_str(&self) -> &'static str` and a `TryFrom<String>`
+/// whose error names the value.
+///
+/// ```ignore
+/// service_kit::text_column!(OrderStatus);
+/// ```
+#[macro_export]
+macro_rules! text_column {
+    ($ty:ty) => {
+        impl ::sqlx::Type<::sqlx::Postgres> for $ty {
+            fn type_info() -> ::sqlx::postgres::PgTypeInfo {
+                <&str as ::sqlx::Type<::sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &::sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as ::sqlx::Type<::sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> ::sqlx::Decode<'r, ::sqlx::Postgres> for $ty {
+            fn decode(
+                value: ::sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, ::sqlx::error::BoxDynError> {
+                let text = <&str as ::sqlx::Decode<::sqlx::Postgres>>::decode(value)?;
+                Ok(<$ty>::try_from(text.to_owned())?)
+            }
+        }
+
+        impl ::sqlx::Encode<'_, ::sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut ::sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<::sqlx::encode::IsNull, ::sqlx::error::BoxDynError> {
+                <&str as ::sqlx::Encode<::sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+    };
+}

@@ -72,7 +72,7 @@ impl Service {
 /// Who receives each message type: the contract's table of messages.
 pub fn consumers_of(message_type: &str) -> &'static [Service] {
     match message_type {
-        types::EVENT_CANCELLED => &[Service::Seating],
+        types::EVENT_CANCELLED => &[Service::Seating, Service::Order],
         types::SEATING_SOLD_OUT | types::SEATING_AVAILABLE => &[Service::Catalog],
         types::ORDER_CONFIRMED
         | types::ORDER_CANCELLED

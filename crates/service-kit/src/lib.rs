@@ -23,6 +23,7 @@ pub mod messages;
 pub mod metrics;
 pub mod money;
 pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod server;
 pub mod signing;

@@ -2,7 +2,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use service_kit::Problem;
-use service_kit::auth::{Authorized, Caller, ServicesAndAdmins};
+use service_kit::auth::{Authorized, Caller, Services, ServicesAndAdmins};
 use service_kit::extract::{Json, Path, Query};
 use service_kit::idempotency::{IdempotencyKey, fingerprint};
 use utoipa_axum::router::OpenApiRouter;
@@ -22,9 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refund))
 }
 
-/// Charge an order to a card token, once: the same `Idempotency-Key` (required, scoped to the
-/// caller) and body replay the first answer; a gateway failure (502) is not final, and a retry
-/// with the same key charges the card at most once.
+/// Charge an order to a card token, once (services only: order-service, for the buyer it names
+/// in `userId`; buyers pay through `POST /v1/orders/{id}/pay`). The same `Idempotency-Key`
+/// (required, scoped to the caller) and body replay the first answer; a gateway failure (502) is
+/// not final, and a retry with the same key charges the card at most once.
 #[utoipa::path(post, path = "/v1/payments/charge", tag = "payments", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; scoped to the caller")),
     request_body = ChargeRequest,
@@ -32,13 +33,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "Malformed JSON, or no Idempotency-Key", body = Problem),
         (status = 401, body = Problem),
         (status = 402, description = "Declined: the FAILED payment is in the problem's `payment`", body = Problem),
-        (status = 403, description = "A user paying for someone else", body = Problem),
+        (status = 403, description = "Not a service (buyers pay through order-service)", body = Problem),
         (status = 409, description = "The order is paid or being paid (`order-already-paid`), or the key is in flight", body = Problem),
         (status = 422, description = "Invalid fields (a card number among them), or the key reused with another body", body = Problem),
         (status = 502, description = "The gateway failed; the payment stays PENDING, retry with the same key", body = Problem)))]
 pub async fn charge(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Services>,
     key: IdempotencyKey,
     Json(request): Json<ChargeRequest>,
 ) -> ApiResult<Response> {
@@ -47,7 +48,12 @@ pub async fn charge(
     let print = fingerprint("POST /v1/payments/charge", &request);
     // Boxed: the charge's future is large (the gateway call and its records).
     let work = Box::pin(payments::charge(
-        &state, &caller, &key, charge, payer, &print,
+        &state,
+        &caller.caller,
+        &key,
+        charge,
+        payer,
+        &print,
     ));
     Ok(state
         .idempotency

@@ -7,7 +7,7 @@ use crate::helpers::{StatusCode, TestApp, assert_problem, charge_body, new_key};
 /// A payment `token`'s user made for a new order: its JSON.
 async fn pay(app: &TestApp, token: &str, order: Uuid) -> Value {
     let response = app
-        .charge(
+        .charge_for_buyer(
             token,
             Some(&new_key()),
             &charge_body(order, "45.00", "tok_visa"),

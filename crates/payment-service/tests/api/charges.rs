@@ -5,12 +5,12 @@ use uuid::Uuid;
 use crate::helpers::{StatusCode, TestApp, assert_code, assert_problem, charge_body, new_key};
 
 #[sqlx::test(migrations = false)]
-async fn a_user_pays_for_their_order_and_gets_the_successful_payment(pool: PgPool) {
+async fn order_service_charges_a_buyers_order_and_gets_the_successful_payment(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (token, buyer) = app.buyer().await;
     let order = Uuid::now_v7();
     let response = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(order, "262.5", "tok_visa"),
@@ -44,7 +44,7 @@ async fn every_gateway_attempt_is_recorded_without_the_card_token(pool: PgPool) 
     let app = TestApp::spawn(pool).await;
     let (token, _) = app.buyer().await;
     let response = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(Uuid::now_v7(), "10.00", "tok_mastercard"),
@@ -101,13 +101,19 @@ async fn a_service_charges_for_the_user_it_names_and_must_name_one(pool: PgPool)
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_user_cannot_pay_on_behalf_of_someone_else(pool: PgPool) {
+async fn a_customer_token_cannot_charge_even_its_own_order(pool: PgPool) {
+    // Buyers pay through order-service; a user charging directly could pay 0.01 for any order.
     let app = TestApp::spawn(pool).await;
-    let (token, _) = app.buyer().await;
+    let (token, buyer) = app.buyer().await;
     let mut body = charge_body(Uuid::now_v7(), "50.00", "tok_visa");
-    body["userId"] = json!(Uuid::now_v7());
-    let response = app.charge(&token, Some(&new_key()), &body).await;
-    assert_problem(response, StatusCode::FORBIDDEN).await;
+    let own = app.charge(&token, Some(&new_key()), &body).await;
+    assert_problem(own, StatusCode::FORBIDDEN).await;
+    body["userId"] = json!(buyer);
+    let named = app.charge(&token, Some(&new_key()), &body).await;
+    assert_problem(named, StatusCode::FORBIDDEN).await;
+    // Refused before the body is read: a customer learns nothing about its shape.
+    let malformed = app.charge_raw(&token, &new_key(), "{").await;
+    assert_problem(malformed, StatusCode::FORBIDDEN).await;
     assert_eq!(app.gateway().charges_made(), 0);
 }
 
@@ -117,12 +123,12 @@ async fn the_same_key_and_body_replay_a_success_without_charging_again(pool: PgP
     let (token, _) = app.buyer().await;
     let key = new_key();
     let body = charge_body(Uuid::now_v7(), "99.99", "tok_visa");
-    let first = app.charge(&token, Some(&key), &body).await;
+    let first = app.charge_for_buyer(&token, Some(&key), &body).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     assert!(first.headers().get("idempotent-replayed").is_none());
     let first: Value = first.json().await.unwrap();
 
-    let again = app.charge(&token, Some(&key), &body).await;
+    let again = app.charge_for_buyer(&token, Some(&key), &body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
@@ -136,14 +142,14 @@ async fn the_same_key_and_body_replay_a_decline(pool: PgPool) {
     let (token, _) = app.buyer().await;
     let key = new_key();
     let body = charge_body(Uuid::now_v7(), "20.00", "tok_chargeDeclined");
-    let first = app.charge(&token, Some(&key), &body).await;
+    let first = app.charge_for_buyer(&token, Some(&key), &body).await;
     let first = assert_problem(first, StatusCode::PAYMENT_REQUIRED).await;
     assert_code(&first, "payment-declined");
     assert_eq!(first["status"], 402);
     assert_eq!(first["payment"]["status"], "FAILED");
     assert_eq!(first["payment"]["failureReason"], "card_declined");
 
-    let again = app.charge(&token, Some(&key), &body).await;
+    let again = app.charge_for_buyer(&token, Some(&key), &body).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again = assert_problem(again, StatusCode::PAYMENT_REQUIRED).await;
     assert_eq!(first, again);
@@ -159,11 +165,11 @@ async fn the_same_key_with_another_body_is_422(pool: PgPool) {
     let key = new_key();
     let order = Uuid::now_v7();
     let first = app
-        .charge(&token, Some(&key), &charge_body(order, "20.00", "tok_visa"))
+        .charge_for_buyer(&token, Some(&key), &charge_body(order, "20.00", "tok_visa"))
         .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let changed = app
-        .charge(&token, Some(&key), &charge_body(order, "21.00", "tok_visa"))
+        .charge_for_buyer(&token, Some(&key), &charge_body(order, "21.00", "tok_visa"))
         .await;
     let problem = assert_problem(changed, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_code(&problem, "idempotency-key-reused");
@@ -200,7 +206,7 @@ async fn a_declined_payment_frees_the_order_for_a_new_attempt_with_a_new_key(poo
     let (token, _) = app.buyer().await;
     let order = Uuid::now_v7();
     let declined = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(order, "40.00", "tok_chargeDeclined"),
@@ -208,7 +214,7 @@ async fn a_declined_payment_frees_the_order_for_a_new_attempt_with_a_new_key(poo
         .await;
     assert_eq!(declined.status(), StatusCode::PAYMENT_REQUIRED);
     let paid = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(order, "40.00", "tok_visa"),
@@ -230,7 +236,7 @@ async fn a_second_charge_for_a_paid_order_is_409_order_already_paid(pool: PgPool
     let (token, _) = app.buyer().await;
     let order = Uuid::now_v7();
     let first = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(order, "40.00", "tok_visa"),
@@ -238,7 +244,7 @@ async fn a_second_charge_for_a_paid_order_is_409_order_already_paid(pool: PgPool
         .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let second = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(order, "40.00", "tok_visa"),
@@ -258,14 +264,14 @@ async fn a_gateway_error_is_502_and_a_retry_with_the_same_key_charges_once(pool:
     let order = Uuid::now_v7();
     let body = charge_body(order, "75.00", "tok_gatewayErrorOnce");
 
-    let failed = app.charge(&token, Some(&key), &body).await;
+    let failed = app.charge_for_buyer(&token, Some(&key), &body).await;
     let problem = assert_problem(failed, StatusCode::BAD_GATEWAY).await;
     assert_code(&problem, "gateway-error");
     let stored = app.payments_of_order(order).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].1, "PENDING");
 
-    let retried = app.charge(&token, Some(&key), &body).await;
+    let retried = app.charge_for_buyer(&token, Some(&key), &body).await;
     assert_eq!(retried.status(), StatusCode::CREATED);
     assert!(retried.headers().get("idempotent-replayed").is_none());
     let payment: Value = retried.json().await.unwrap();
@@ -287,7 +293,7 @@ async fn a_retry_after_a_gateway_error_must_be_the_same_request(pool: PgPool) {
     let key = new_key();
     let order = Uuid::now_v7();
     let failed = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&key),
             &charge_body(order, "75.00", "tok_gatewayErrorOnce"),
@@ -296,7 +302,7 @@ async fn a_retry_after_a_gateway_error_must_be_the_same_request(pool: PgPool) {
     assert_problem(failed, StatusCode::BAD_GATEWAY).await;
     // Another card under the same key: refused, though the kit released the key after the 502.
     let other_card = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&key),
             &charge_body(order, "75.00", "tok_mastercard"),
@@ -315,7 +321,7 @@ async fn a_failing_gateway_leaves_the_payment_pending_and_nothing_is_replayed(po
     let order = Uuid::now_v7();
     let body = charge_body(order, "75.00", "tok_gatewayError");
     for _ in 0..2 {
-        let response = app.charge(&token, Some(&key), &body).await;
+        let response = app.charge_for_buyer(&token, Some(&key), &body).await;
         assert!(response.headers().get("idempotent-replayed").is_none());
         assert_problem(response, StatusCode::BAD_GATEWAY).await;
     }
@@ -330,7 +336,7 @@ async fn a_failing_gateway_leaves_the_payment_pending_and_nothing_is_replayed(po
 
     // The pending payment holds the order: another attempt must use the same key.
     let other = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(order, "75.00", "tok_visa"),

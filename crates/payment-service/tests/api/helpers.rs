@@ -81,6 +81,22 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// order-service charging on behalf of the buyer whose access token this is (the user id
+    /// is the token's `sub`): `userId` is added to the body, and the call carries
+    /// order-service's token.
+    pub async fn charge_for_buyer(
+        &self,
+        buyer_token: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        let mut body = body.clone();
+        if body.get("userId").is_none() {
+            body["userId"] = json!(subject(buyer_token));
+        }
+        self.charge(&self.service_token, key, &body).await
+    }
+
     /// `POST /v1/payments/charge` with a body sent as is (malformed JSON).
     pub async fn charge_raw(&self, token: &str, key: &str, body: &str) -> Response {
         self.http
@@ -205,4 +221,15 @@ pub use test_support::assert_problem;
 pub fn assert_code(problem: &Value, code: &str) {
     let type_uri = problem["type"].as_str().unwrap();
     assert!(type_uri.ends_with(&format!("/{code}")), "{problem}");
+}
+
+/// The `sub` of an access token (read, not verified: the token is the test's own).
+fn subject(token: &str) -> String {
+    use base64::Engine;
+    let claims = token.split('.').nth(1).unwrap();
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&claims).unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
 }

@@ -19,7 +19,7 @@ async fn fifty_concurrent_charges_with_one_key_charge_the_card_once(pool: PgPool
     let attempts = (0..50).map(|_| {
         let (app, token, key, body) = (&app, &token, &key, &body);
         async move {
-            let response = app.charge(token, Some(key.as_str()), body).await;
+            let response = app.charge_for_buyer(token, Some(key.as_str()), body).await;
             let status = response.status();
             let body: Value = response.json().await.unwrap();
             (status, body)

@@ -209,7 +209,7 @@ async fn a_customer_cannot_refund_even_their_own_payment(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (token, _) = app.buyer().await;
     let paid = app
-        .charge(
+        .charge_for_buyer(
             &token,
             Some(&new_key()),
             &charge_body(Uuid::now_v7(), "25.00", "tok_visa"),

@@ -10,7 +10,7 @@ use crate::helpers::{StatusCode, TestApp, assert_code, assert_problem, charge_bo
 /// Charges `body` as a buyer and expects `status`; nothing may reach the gateway or the table.
 async fn refused(app: &TestApp, body: &Value, status: StatusCode) -> Value {
     let (token, _) = app.buyer().await;
-    let response = app.charge(&token, Some(&new_key()), body).await;
+    let response = app.charge_for_buyer(&token, Some(&new_key()), body).await;
     let problem = assert_problem(response, status).await;
     assert_eq!(app.gateway().charges_made(), 0);
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
@@ -32,7 +32,7 @@ async fn a_charge_without_idempotency_key_is_400(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (token, _) = app.buyer().await;
     let response = app
-        .charge(
+        .charge_for_buyer(
             &token,
             None,
             &charge_body(Uuid::now_v7(), "10.00", "tok_visa"),
@@ -65,8 +65,9 @@ async fn a_charge_without_token_is_401(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn malformed_json_is_400(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let (token, _) = app.buyer().await;
-    let response = app.charge_raw(&token, &new_key(), r#"{"orderId": "#).await;
+    let response = app
+        .charge_raw(&app.service_token, &new_key(), r#"{"orderId": "#)
+        .await;
     let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
     assert_code(&problem, "malformed-json");
 }

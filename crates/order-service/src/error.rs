@@ -1,0 +1,125 @@
+//! order-service's own errors and their problem answers; the kit's [`service_kit::error`] adds
+//! invalid fields, problems from elsewhere and internal errors.
+
+use axum::http::StatusCode;
+use service_kit::Problem;
+use service_kit::error::ServiceError;
+
+use crate::api::OrderView;
+
+pub type ApiError = service_kit::error::ApiError<OrderError>;
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// 404: no such order, or not one the caller may see.
+    #[error("unknown order")]
+    OrderNotFound,
+    /// 404: no such ticket, or not one the caller may see.
+    #[error("unknown ticket")]
+    TicketNotFound,
+    /// 409: the event is not on sale (draft, sold out, cancelled).
+    #[error("event not on sale: {0}")]
+    EventNotOnSale(String),
+    /// 409: seating holds or sold some of the seats; nothing was held. Seating's `conflicts`.
+    #[error("seats taken")]
+    SeatsTaken(serde_json::Value),
+    /// 409: the hold ran out before the payment; with `refunded`, a charge that came too late
+    /// was given back.
+    #[error("hold expired")]
+    HoldExpired { refunded: bool },
+    /// 409: the order is not waiting for a payment.
+    #[error("order not payable: {0}")]
+    NotPayable(&'static str),
+    /// 409: the order cannot be cancelled now.
+    #[error("order not cancellable: {0}")]
+    NotCancellable(String),
+    /// 409: another request is moving this order right now.
+    #[error("order busy")]
+    Busy,
+    /// 402: the card was declined; the order is PAYMENT_FAILED and its seats released.
+    #[error("payment declined")]
+    Declined {
+        reason: String,
+        order: Box<OrderView>,
+    },
+    /// 503: a step's outcome is not known yet (a service did not answer); the recovery task
+    /// finishes it, and a retry answers what it became.
+    #[error("order pending: {0}")]
+    Pending(String),
+    /// 409: the ticket was used or voided already.
+    #[error("ticket not valid: {0}")]
+    TicketNotValid(&'static str),
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        Self::Service(e)
+    }
+}
+
+impl ServiceError for OrderError {
+    fn problem(self) -> Problem {
+        match self {
+            Self::OrderNotFound => Problem::not_found("order"),
+            Self::TicketNotFound => Problem::not_found("ticket"),
+            Self::EventNotOnSale(status) => Problem::conflict(
+                "event-not-on-sale",
+                format!("The event is not on sale (it is {status})."),
+            ),
+            Self::SeatsTaken(conflicts) => Problem::new(
+                StatusCode::CONFLICT,
+                "seats-unavailable",
+                "Seats unavailable",
+            )
+            .with_detail("Some of the seats are held or sold; none were held. See `conflicts`.")
+            .with_extension("conflicts", conflicts),
+            Self::HoldExpired { refunded } => Problem::conflict(
+                "hold-expired",
+                if refunded {
+                    "The seats' hold expired before the payment completed; the charge was refunded \
+                     in full. Place a new order."
+                } else {
+                    "The seats' hold expired before the payment; nothing was charged. Place a new \
+                     order."
+                },
+            ),
+            Self::NotPayable(status) => Problem::conflict(
+                "order-not-payable",
+                format!("The order is {status}; only a PENDING_PAYMENT order can be paid."),
+            ),
+            Self::NotCancellable(detail) => Problem::conflict("order-not-cancellable", detail),
+            Self::Busy => Problem::conflict(
+                "order-busy",
+                "Another request is completing this order right now; retry shortly.",
+            ),
+            Self::Declined { reason, order } => Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment-declined",
+                "Payment declined",
+            )
+            .with_detail(format!(
+                "The card was declined ({reason}). The order is PAYMENT_FAILED and its seats are \
+                 released; place a new order to try another card."
+            ))
+            .with_extension(
+                "order",
+                serde_json::to_value(order.as_ref()).unwrap_or_default(),
+            ),
+            Self::Pending(detail) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "order-pending",
+                "Order pending",
+            )
+            .with_detail(format!(
+                "{detail} The order will be completed or undone shortly; read it again, or retry \
+                 with the same Idempotency-Key."
+            ))
+            .with_retry_after(5),
+            Self::TicketNotValid(status) => Problem::conflict(
+                "ticket-not-valid",
+                format!("The ticket is {status}; it cannot be checked in."),
+            ),
+        }
+    }
+}

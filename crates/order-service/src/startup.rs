@@ -1,0 +1,122 @@
+//! order-service as the kit runs it: it calls catalog, user, seating and payment, produces the
+//! `order.*` messages, consumes `event.cancelled`, and runs the expiry, recovery and
+//! event-cancellation tasks.
+
+use std::sync::Arc;
+
+use service_kit::app::{Assembly, Kit, Service};
+use service_kit::config::{ConfigError, Env, ports};
+use service_kit::fleet::{self, Auth, Links};
+use service_kit::messages::types;
+use service_kit::tasks::Task;
+use sqlx::migrate::Migrator;
+
+use crate::clients::catalog::CatalogClient;
+use crate::clients::payment::PaymentClient;
+use crate::clients::seating::SeatingClient;
+use crate::clients::users::UsersClient;
+use crate::config::Config;
+use crate::messages::OrderConsumer;
+use crate::state::{AppState, OrderMetrics};
+use crate::tickets::TicketSigner;
+use crate::{routes, workers};
+
+/// order-service's embedded migrations.
+pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+pub struct Orders;
+
+impl Service for Orders {
+    const NAME: &'static str = crate::config::SERVICE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "Orders, payments of orders and tickets of the ticketing fleet.";
+    const PORT: u16 = ports::ORDER;
+    const DATABASE: &'static str = "orders";
+    const LINKS: Links = Links {
+        auth: Auth::Jwks,
+        calls: &[
+            fleet::Service::Catalog,
+            fleet::Service::User,
+            fleet::Service::Seating,
+            fleet::Service::Payment,
+        ],
+        produces: &[
+            types::ORDER_CONFIRMED,
+            types::ORDER_CANCELLED,
+            types::ORDER_EXPIRED,
+            types::ORDER_REFUNDED,
+        ],
+    };
+
+    type Config = Config;
+    type State = AppState;
+
+    fn migrations() -> &'static Migrator {
+        &MIGRATIONS
+    }
+
+    fn config(env: &mut Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    async fn assemble(kit: &Kit<Config>) -> anyhow::Result<Assembly<AppState>> {
+        let config = &kit.config;
+        let key = service_kit::signing::load(
+            config.ticket_signing_key.as_ref(),
+            &kit.pool,
+            "ticket_signing_key",
+        )
+        .await?;
+        let state = AppState {
+            pool: kit.pool.clone(),
+            idempotency: kit.idempotency.clone(),
+            catalog: CatalogClient(kit.fleet.client(fleet::Service::Catalog)?),
+            users: UsersClient(kit.fleet.client(fleet::Service::User)?),
+            seating: SeatingClient(kit.fleet.client(fleet::Service::Seating)?),
+            payment: PaymentClient(kit.fleet.client(fleet::Service::Payment)?),
+            signer: Arc::new(TicketSigner::new(key)),
+            metrics: OrderMetrics::register(&kit.metrics),
+            step_lease: config.step_lease,
+        };
+        let expiry = periodic(
+            &state,
+            "order-expiry",
+            config.expiry_interval,
+            |state| async move { workers::expire_due(&state).await.map(drop) },
+        );
+        let recovery = periodic(
+            &state,
+            "saga-recovery",
+            config.recovery_interval,
+            |state| async move { workers::recover_stalled(&state).await.map(drop) },
+        );
+        let (batch, concurrency) = (config.cancellation_batch, config.cancellation_concurrency);
+        let cancellations = periodic(
+            &state,
+            "event-cancellations",
+            config.recovery_interval,
+            move |state| async move { workers::undo_cancelled_events(&state, batch, concurrency).await },
+        );
+        Ok(Assembly::new(state.clone(), routes::router(state))
+            .consumer(kit.pool.clone(), OrderConsumer)
+            .task(expiry)
+            .task(recovery)
+            .task(cancellations))
+    }
+}
+
+/// A periodic task over the state.
+fn periodic<F, Fut>(
+    state: &AppState,
+    name: &'static str,
+    every: std::time::Duration,
+    round: F,
+) -> Task
+where
+    F: Fn(AppState) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let state = state.clone();
+    Task::periodic(name, every, move || round(state.clone()))
+}
