@@ -111,10 +111,7 @@ async fn prepare_event(
 ) -> anyhow::Result<(Uuid, Arc<[Uuid]>)> {
     let event = Uuid::now_v7();
     let ids: Vec<Uuid> = (0..seats).map(|_| Uuid::now_v7()).collect();
-    for (chunk_no, chunk) in ids
-        .chunks(MAX_INVENTORY_SEATS)
-        .enumerate()
-    {
+    for (chunk_no, chunk) in ids.chunks(MAX_INVENTORY_SEATS).enumerate() {
         let section = format!("S{chunk_no}");
         let body: Vec<Value> = chunk
             .iter()
