@@ -5,7 +5,8 @@
 #
 # Builds the release binaries, starts user-service on a fresh database (port 18080), and prints:
 # start-up time to /ready, idle RSS, register/login//me//health throughput and latency
-# (crates/loadtest), RSS after the load, and the in-process cost of verifying a token.
+# (crates/loadtest), RSS after the load, and the in-process cost of verifying a token
+# (user-service's example verify_token).
 set -euo pipefail
 
 SCRIPT_NAME="scripts/bench-user-service.sh"
@@ -22,6 +23,7 @@ TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 
 ensure_postgres
 cargo build --release --locked -p user-service -p loadtest
+cargo build --release --locked -p user-service --example verify_token
 psql "$(db_url_for postgres)" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -42,7 +44,7 @@ echo "idle RSS: $(( $(rss_kib $pid) / 1024 )) MiB"
 
 "$TARGET/release/loadtest" users --base-url "http://127.0.0.1:$PORT" -c "$CONCURRENCY" -d "$SECONDS_PER_PHASE"
 echo "RSS after load: $(( $(rss_kib $pid) / 1024 )) MiB"
-"$TARGET/release/loadtest" verify-token --iterations 20000
+"$TARGET/release/examples/verify_token" --iterations 20000
 
 kill -TERM $pid
 wait $pid || true

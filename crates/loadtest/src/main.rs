@@ -1,6 +1,8 @@
-//! The fleet's benchmarks. Each scenario drives real services (or, for micro benchmarks, the
-//! real library code) and prints its figures; `docs/performance.md` records them with the command
-//! line that produced them. Nothing here asserts a timing.
+//! The fleet's load benchmarks. Each scenario drives running services over HTTP, as a client
+//! would, and prints its figures; `docs/performance.md` records them with the command line that
+//! produced them. Nothing here asserts a timing, and no service crate is linked: the benchmarks
+//! that need a service's code (the raw-SQL baseline of holds, the token micro-benchmark) are
+//! examples of that service's crate.
 
 #![allow(clippy::print_stdout)] // a benchmark's output is its report
 
@@ -8,7 +10,6 @@ mod drive;
 mod get;
 mod payments;
 mod seating;
-mod tokens;
 mod users;
 
 use std::time::Duration;
@@ -35,18 +36,13 @@ enum Scenario {
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
     },
-    /// seating-service: C buyers holding k random seats, then the same statements as raw SQL.
+    /// seating-service over HTTP: C buyers holding k random seats. Its raw-SQL baseline and the
+    /// invariant check: `cargo run --release -p seating-service --example raw_holds`.
     Seating {
         #[arg(long, default_value = "http://localhost:4000")]
         seating_url: String,
         #[arg(long, default_value = "http://localhost:8080")]
         user_url: String,
-        /// seating-service's database, for the raw SQL run and the invariant check.
-        #[arg(
-            long,
-            default_value = "postgres://postgres:postgres@localhost:5432/ticketing_seating"
-        )]
-        database_url: String,
         #[arg(long, short = 'n', default_value_t = 2_000)]
         seats: usize,
         #[arg(long, short, default_value_t = 32)]
@@ -82,11 +78,6 @@ enum Scenario {
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
     },
-    /// In-process cost of verifying one access token (EdDSA signature and claims).
-    VerifyToken {
-        #[arg(long, default_value_t = 20_000)]
-        iterations: u32,
-    },
 }
 
 #[tokio::main]
@@ -100,7 +91,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Seating {
             seating_url,
             user_url,
-            database_url,
             seats,
             concurrency,
             k,
@@ -111,7 +101,6 @@ async fn main() -> anyhow::Result<()> {
             seating::run(seating::Options {
                 seating_url,
                 user_url,
-                database_url,
                 seats,
                 concurrency,
                 per_hold: k,
@@ -140,6 +129,5 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             duration,
         } => get::run(&urls, concurrency, Duration::from_secs(duration)).await,
-        Scenario::VerifyToken { iterations } => tokens::run(iterations).await,
     }
 }

@@ -1,6 +1,7 @@
-//! seating-service under an on-sale crowd: C buyers each hold k random seats and let them go,
-//! over HTTP, then the same statements straight against Postgres by C connections (the raw
-//! database limit), then the invariant is checked in the database.
+//! seating-service under an on-sale crowd: C buyers each hold k random seats and let them go (or
+//! buy them), over HTTP. The same load as raw SQL (the database limit, to compare with) and the
+//! invariant check are seating-service's example `raw_holds`, run against the service's database
+//! afterwards (`scripts/bench-seating.sh` runs both and prints the ratio).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,16 +9,17 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 use crate::drive::{Stats, drive};
 
+/// The most seats one inventory request may carry: seating-service's limit
+/// (`MAX_INVENTORY_SEATS` in crates/seating-service/src/api.rs; a larger request is refused).
+const MAX_INVENTORY_SEATS: usize = 5_000;
+
 pub struct Options {
     pub seating_url: String,
     pub user_url: String,
-    pub database_url: String,
     pub seats: usize,
     pub concurrency: usize,
     pub per_hold: usize,
@@ -68,12 +70,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         base: Arc::from(options.seating_url.trim_end_matches('/')),
         token: Arc::from(token["accessToken"].as_str().unwrap_or_default()),
     };
-    let pool = PgPoolOptions::new()
-        .max_connections(u32::try_from(options.concurrency).unwrap_or(64) + 2)
-        .connect(&options.database_url)
-        .await?;
     println!(
-        "seating: {} seats, {} buyers holding {} seats each, {}s per run, {:.0}% sold beforehand",
+        "seating over HTTP: {} seats, {} buyers holding {} seats each, {}s, {:.0}% sold beforehand",
         options.seats,
         options.concurrency,
         options.per_hold,
@@ -85,26 +83,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let over_http = http_run(&seating, event, &free, &options).await;
     over_http.print();
 
-    let (raw_event, raw_free) =
-        prepare_event(&seating, options.seats, options.sold_fraction).await?;
-    let raw = raw_run(&pool, raw_event, &raw_free, &options).await;
-    raw.print();
-
     println!(
-        "HTTP holds/s {:.0}, raw SQL holds/s {:.0}, ratio {:.2}; conflict rate HTTP {:.1}%, raw {:.1}%",
+        "HTTP holds/s {:.0}, conflict rate {:.1}%",
         holds_per_second(&over_http),
-        holds_per_second(&raw),
-        holds_per_second(&over_http) / holds_per_second(&raw),
         conflict_rate(&over_http) * 100.0,
-        conflict_rate(&raw) * 100.0,
-    );
-    check_invariant(&pool).await?;
-    let sold: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM seats WHERE sold_order_id IS NOT NULL")
-            .fetch_one(&pool)
-            .await?;
-    println!(
-        "invariant checked in the database over {sold} sold seats: no seat in two active holds, no seat sold twice"
     );
     Ok(())
 }
@@ -129,10 +111,7 @@ async fn prepare_event(
 ) -> anyhow::Result<(Uuid, Arc<[Uuid]>)> {
     let event = Uuid::now_v7();
     let ids: Vec<Uuid> = (0..seats).map(|_| Uuid::now_v7()).collect();
-    for (chunk_no, chunk) in ids
-        .chunks(seating_service::api::MAX_INVENTORY_SEATS)
-        .enumerate()
-    {
+    for (chunk_no, chunk) in ids.chunks(MAX_INVENTORY_SEATS).enumerate() {
         let section = format!("S{chunk_no}");
         let body: Vec<Value> = chunk
             .iter()
@@ -231,95 +210,4 @@ async fn http_run(seating: &Seating, event: Uuid, free: &Arc<[Uuid]>, options: &
         },
     )
     .await
-}
-
-/// The same reserve and release, as seating-service runs them, straight on the database.
-async fn raw_run(pool: &PgPool, event: Uuid, free: &Arc<[Uuid]>, options: &Options) -> Stats {
-    let (pool, free, k, sell_every) = (
-        pool.clone(),
-        free.clone(),
-        options.per_hold,
-        options.sell_every,
-    );
-    drive(
-        "raw SQL reserve (+release)",
-        options.concurrency,
-        options.duration,
-        move |_, i| {
-            let (pool, wanted) = (pool.clone(), pick(&free, k));
-            let sell = sells(sell_every, i);
-            async move {
-                match raw_hold_and_release(&pool, event, wanted, sell).await {
-                    Ok(true) => "held".into(),
-                    Ok(false) => "conflict".into(),
-                    Err(e) => format!("error: {e}"),
-                }
-            }
-        },
-    )
-    .await
-}
-
-async fn raw_hold_and_release(
-    pool: &PgPool,
-    event: Uuid,
-    mut wanted: Vec<Uuid>,
-    sell: bool,
-) -> sqlx::Result<bool> {
-    use seating_service::db::{events, holds, seats};
-    use seating_service::domain::HoldStatus;
-    let ttl = Duration::from_secs(900);
-    wanted.sort_unstable();
-    events::find(pool, event).await?;
-    let hold = Uuid::now_v7();
-    let mut tx = pool.begin().await?;
-    holds::insert(&mut tx, hold, event, Uuid::now_v7(), ttl).await?;
-    let claimed = seats::claim(&mut tx, hold, event, &wanted, ttl).await?;
-    if claimed.len() < wanted.len() {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    holds::insert_seats(&mut tx, hold, &claimed).await?;
-    tx.commit().await?;
-    let mut tx = pool.begin().await?;
-    if sell {
-        // As the service allocates: event row, hold, seats, counter.
-        let order = Uuid::now_v7();
-        events::lock(&mut tx, event).await?;
-        holds::lock(&mut tx, hold).await?;
-        let sold = seats::sell_hold(&mut tx, hold, order).await?;
-        holds::allocate(&mut tx, hold, order).await?;
-        events::adjust_unsold(&mut tx, event, -i32::try_from(sold).unwrap_or(0)).await?;
-    } else {
-        holds::lock(&mut tx, hold).await?;
-        holds::set_status(&mut tx, hold, HoldStatus::Released).await?;
-        seats::free_hold(&mut tx, hold).await?;
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// The invariant, checked over every event in the database.
-async fn check_invariant(pool: &PgPool) -> anyhow::Result<()> {
-    let double_held: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (
-            SELECT hs.seat_id FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
-            WHERE h.status = 'ACTIVE' AND h.expires_at > now()
-            GROUP BY hs.seat_id HAVING count(*) > 1) twice",
-    )
-    .fetch_one(pool)
-    .await?;
-    let double_sold: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (
-            SELECT hs.seat_id FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
-            WHERE h.status = 'ALLOCATED' GROUP BY hs.seat_id HAVING count(*) > 1) twice",
-    )
-    .fetch_one(pool)
-    .await?;
-    anyhow::ensure!(
-        double_held == 0,
-        "{double_held} seats are in two active holds"
-    );
-    anyhow::ensure!(double_sold == 0, "{double_sold} seats were sold twice");
-    Ok(())
 }

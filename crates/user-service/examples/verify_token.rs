@@ -1,12 +1,30 @@
-//! The cost of verifying one access token in-process, as every service does per request.
+//! The cost of verifying one access token in-process, as every service does per request: an
+//! access token signed by user-service's key, checked by the kit's verifier (EdDSA signature,
+//! expiry, issuer, audience) in a loop on one core.
+//!
+//! ```text
+//! cargo run --release -p user-service --example verify_token -- --iterations 20000
+//! ```
+
+#![allow(clippy::print_stdout)] // a benchmark's output is its report
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use clap::Parser;
 use service_kit::auth::{Role, TokenVerifier};
 use user_service::keys::SigningKey;
 
-pub async fn run(iterations: u32) -> anyhow::Result<()> {
+#[derive(Parser)]
+#[command(about = "In-process cost of verifying one access token (EdDSA signature and claims)")]
+struct Args {
+    #[arg(long, default_value_t = 20_000)]
+    iterations: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let iterations = Args::parse().iterations.max(1);
     let (key, _) = SigningKey::generate()?;
     let token = user_service::tokens::access_token(
         &key,
