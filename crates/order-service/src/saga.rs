@@ -377,7 +377,7 @@ async fn refund(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Resu
         .map_or("order cancelled", Compensation::as_str);
     let key = format!("order:{}:refund", order.id);
     match state.payment.refund(&key, payment_id, reason).await {
-        Ok(_) => {}
+        Ok(_) => crash_point("order.after_refund"),
         Err(Remote::Refused { status, .. }) if status == StatusCode::CONFLICT => {
             // Not refundable: fine if it is refunded already (by an earlier driver).
             match state.payment.get(payment_id).await {

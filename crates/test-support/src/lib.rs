@@ -192,3 +192,45 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(body["status"], status.as_u16());
     body
 }
+
+/// A stand-in for a consumer's `POST /v1/messages` (a service not under test): accepts every
+/// message with 202 and keeps it, so a test can read what was delivered.
+#[derive(Clone)]
+pub struct MessageSink {
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl MessageSink {
+    pub async fn start() -> Self {
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = received.clone();
+        let router = Router::new().route(
+            "/v1/messages",
+            axum::routing::post(move |axum::Json(message): axum::Json<Value>| {
+                let keep = keep.clone();
+                async move {
+                    keep.lock().unwrap().push(message);
+                    axum::http::StatusCode::ACCEPTED
+                }
+            }),
+        );
+        Self {
+            url: serve(router).await,
+            received,
+        }
+    }
+
+    /// Every message received so far, in order.
+    pub fn messages(&self) -> Vec<Value> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The types of the messages received so far, in order.
+    pub fn types(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .map(|m| m["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
