@@ -9,6 +9,7 @@
 mod drive;
 mod get;
 mod payments;
+mod purchase;
 mod seating;
 mod users;
 
@@ -70,6 +71,31 @@ enum Scenario {
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
     },
+    /// The whole purchase through order-service: C buyers each ordering 2 seats of a large event
+    /// with the payment in the call, then the fleet-wide invariant.
+    Purchase {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        #[arg(long, short = 'n', default_value_t = 20_000)]
+        seats: usize,
+        #[arg(long, short, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+    },
+    /// A hot on-sale: N buyers at once for a few seats, each retrying until it has one or none
+    /// is left; then the invariant, no 5xx, and every seat sold once.
+    Onsale {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        #[arg(long, default_value_t = 2_000)]
+        buyers: usize,
+        #[arg(long, short = 'n', default_value_t = 500)]
+        seats: usize,
+        /// Every n-th buyer's card is declined (0: none).
+        #[arg(long, default_value_t = 10)]
+        decline_every: usize,
+    },
     /// GET each URL with C clients for T seconds (e.g. a search beside /health).
     Get {
         urls: Vec<String>,
@@ -78,6 +104,56 @@ enum Scenario {
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
     },
+}
+
+/// Where the fleet is, and the admin that makes the organizer (user-service's `ADMIN_EMAIL` and
+/// `ADMIN_PASSWORD`).
+#[derive(clap::Args)]
+struct FleetArgs {
+    #[arg(long, default_value = "http://localhost:8080")]
+    user_url: String,
+    #[arg(long, default_value = "http://localhost:3002")]
+    catalog_url: String,
+    #[arg(long, default_value = "http://localhost:4000")]
+    seating_url: String,
+    #[arg(long, default_value = "http://localhost:3007")]
+    order_url: String,
+    #[arg(long, default_value = "http://localhost:3004")]
+    payment_url: String,
+    /// Default: `ADMIN_EMAIL`.
+    #[arg(long)]
+    admin_email: Option<String>,
+    /// Default: `ADMIN_PASSWORD`.
+    #[arg(long)]
+    admin_password: Option<String>,
+}
+
+impl FleetArgs {
+    fn split(self) -> anyhow::Result<(purchase::Urls, purchase::Admin)> {
+        let trim = |url: String| url.trim_end_matches('/').to_owned();
+        let from_env = |value: Option<String>, var: &str| {
+            value.or_else(|| std::env::var(var).ok()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the admin's credentials: --{} or {var}",
+                    var.to_lowercase().replace('_', "-")
+                )
+            })
+        };
+        let admin = purchase::Admin {
+            email: from_env(self.admin_email, "ADMIN_EMAIL")?,
+            password: from_env(self.admin_password, "ADMIN_PASSWORD")?,
+        };
+        Ok((
+            purchase::Urls {
+                user: trim(self.user_url),
+                catalog: trim(self.catalog_url),
+                seating: trim(self.seating_url),
+                order: trim(self.order_url),
+                payment: trim(self.payment_url),
+            },
+            admin,
+        ))
+    }
 }
 
 #[tokio::main]
@@ -123,6 +199,34 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(duration),
             )
             .await
+        }
+        Scenario::Purchase {
+            fleet,
+            seats,
+            concurrency,
+            duration,
+        } => {
+            let (urls, admin) = fleet.split()?;
+            let options = purchase::PurchaseOptions {
+                seats,
+                concurrency,
+                duration: Duration::from_secs(duration),
+            };
+            purchase::purchase(urls, &admin, &options).await
+        }
+        Scenario::Onsale {
+            fleet,
+            buyers,
+            seats,
+            decline_every,
+        } => {
+            let (urls, admin) = fleet.split()?;
+            let options = purchase::OnSaleOptions {
+                buyers,
+                seats,
+                decline_every,
+            };
+            purchase::onsale(urls, &admin, &options).await
         }
         Scenario::Get {
             urls,
