@@ -159,7 +159,7 @@ pub struct EventView {
     pub status: EventStatus,
     pub starts_at: DateTime<Utc>,
     #[schema(value_type = String)]
-    pub currency: String,
+    pub currency: Currency,
     pub base_price: Money,
     pub description: Option<String>,
     pub venue: VenueRef,

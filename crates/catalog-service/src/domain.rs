@@ -40,6 +40,16 @@ impl EventStatus {
     }
 }
 
+/// How rows are read (`db` stores it with `text_column!`): a value the database's CHECK should
+/// never have let in fails the read, naming it, rather than becoming some other status.
+impl TryFrom<String> for EventStatus {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).map_err(|_| format!("unknown event status `{raw}`"))
+    }
+}
+
 impl fmt::Display for EventStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -93,6 +103,22 @@ impl EventType {
                 "must be one of concert, theatre, comedy, conference, workshop, sport, festival, other"
                     .into()
             })
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How rows are read (`db` stores it with `text_column!`): an unknown type fails the read, naming
+/// it.
+impl TryFrom<String> for EventType {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).map_err(|_| format!("unknown event type `{raw}`"))
     }
 }
 
@@ -150,5 +176,17 @@ mod tests {
         assert!(EventStatus::SoldOut.published());
         assert_eq!(EventStatus::parse("ON_SALE").unwrap(), EventStatus::OnSale);
         assert!(EventStatus::parse("SCHEDULED").is_err());
+    }
+
+    #[test]
+    fn a_stored_value_that_is_no_status_or_type_fails_naming_it() {
+        let status = EventStatus::try_from("SCHEDULED".to_owned()).unwrap_err();
+        assert!(status.contains("`SCHEDULED`"), "{status}");
+        let kind = EventType::try_from("opera".to_owned()).unwrap_err();
+        assert!(kind.contains("`opera`"), "{kind}");
+        assert_eq!(
+            EventType::try_from("theatre".to_owned()),
+            Ok(EventType::Theatre)
+        );
     }
 }

@@ -42,7 +42,7 @@ pub async fn create(
             event_type: new.event_type,
             status: EventStatus::Draft,
             starts_at: new.starts_at,
-            currency: new.currency.as_str(),
+            currency: new.currency,
             base_price: new.base_price,
             description: new.description.as_deref(),
             venue_id: new.venue_id,
@@ -101,13 +101,13 @@ pub async fn update(
         || patch.starts_at.is_some()
         || patch.base_price.is_some()
         || patch.venue_id.is_some();
-    if draft_only && event.status() != EventStatus::Draft {
+    if draft_only && event.status != EventStatus::Draft {
         return Err(CatalogError::State(
             "Only the title and description of a published event can change.".into(),
         )
         .into());
     }
-    if event.status() == EventStatus::Cancelled {
+    if event.status == EventStatus::Cancelled {
         return Err(CatalogError::State("A cancelled event cannot change.".into()).into());
     }
     let mut f = Fields::default();
@@ -177,7 +177,7 @@ pub async fn put_seats(
         .await?
         .ok_or(CatalogError::NotFound("event"))?;
     let event = access::owner(caller, event)?;
-    if event.status() != EventStatus::Draft {
+    if event.status != EventStatus::Draft {
         return Err(CatalogError::State(
             "Seats can only be defined while the event is a draft.".into(),
         )
@@ -213,9 +213,9 @@ pub async fn publish(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<E
         .await?
         .ok_or(CatalogError::NotFound("event"))?;
     let event = access::owner(caller, event)?;
-    if event.status() != EventStatus::Draft {
+    if event.status != EventStatus::Draft {
         return Err(
-            CatalogError::State(format!("The event is {}, not a draft.", event.status())).into(),
+            CatalogError::State(format!("The event is {}, not a draft.", event.status)).into(),
         );
     }
     push_inventory(state, &event).await?;
@@ -240,7 +240,7 @@ pub async fn push_seats(state: &AppState, event: &EventRow, seats: &[SeatView]) 
     }
     state
         .seating
-        .push_inventory(event.id, &event.currency, seats)
+        .push_inventory(event.id, event.currency, seats)
         .await
         .map_err(|e| match e {
             PushError::Unavailable(detail) => CatalogError::SeatingUnavailable(detail).into(),

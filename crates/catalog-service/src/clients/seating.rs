@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use service_kit::client::{ClientError, ServiceClient};
+use service_kit::money::Currency;
 use uuid::Uuid;
 
 use crate::api::SeatView;
@@ -34,7 +35,7 @@ impl SeatingClient {
     pub async fn push_inventory(
         &self,
         event_id: Uuid,
-        currency: &str,
+        currency: Currency,
         seats: &[SeatView],
     ) -> Result<(), PushError> {
         for chunk in seats.chunks(SEATS_PER_REQUEST) {

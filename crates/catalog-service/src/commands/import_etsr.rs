@@ -29,7 +29,7 @@ use anyhow::Context;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
 use crate::api::SeatDef;
@@ -282,6 +282,7 @@ async fn import_events(
     venues: &HashMap<String, Uuid>,
     report: &mut FileReport,
 ) -> anyhow::Result<HashMap<String, Uuid>> {
+    let currency = Currency::parse(CURRENCY).map_err(anyhow::Error::msg)?;
     let mut ids = HashMap::new();
     for row in read::<EventCsv>(dir, "etsr_events.csv", report)? {
         let Some(venue_id) = venues.get(row.venue_id.trim()).copied() else {
@@ -330,7 +331,7 @@ async fn import_events(
                 event_type,
                 status,
                 starts_at,
-                currency: CURRENCY,
+                currency,
                 base_price,
                 description: None,
                 venue_id,
@@ -446,7 +447,7 @@ async fn push_published(
         let Some(event): Option<EventRow> = events::find(&state.pool, *id).await? else {
             continue;
         };
-        match event.status() {
+        match event.status {
             EventStatus::OnSale => {}
             EventStatus::SoldOut => {
                 report.sold_out_not_pushed += 1;

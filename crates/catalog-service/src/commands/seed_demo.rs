@@ -418,7 +418,7 @@ async fn publish_all(state: &AppState, generated: &[Show]) -> anyhow::Result<usi
             let Some(event) = events::find(&state.pool, id).await? else {
                 return Ok(false);
             };
-            if event.status() != EventStatus::Draft {
+            if event.status != EventStatus::Draft {
                 return Ok(false);
             }
             crate::events::push_inventory(state, &event)

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -11,10 +11,10 @@ pub struct EventRow {
     pub id: Uuid,
     pub title: String,
     pub slug: String,
-    pub event_type: String,
-    pub status: String,
+    pub event_type: EventType,
+    pub status: EventStatus,
     pub starts_at: DateTime<Utc>,
-    pub currency: String,
+    pub currency: Currency,
     pub base_price: Money,
     pub description: Option<String>,
     pub venue_id: Uuid,
@@ -28,17 +28,11 @@ pub struct EventRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl EventRow {
-    pub fn status(&self) -> EventStatus {
-        EventStatus::parse(&self.status).unwrap_or(EventStatus::Draft)
-    }
-}
-
 impl From<EventRow> for EventView {
     fn from(e: EventRow) -> Self {
         Self {
-            status: e.status(),
-            event_type: EventType::parse(&e.event_type).unwrap_or(EventType::Other),
+            status: e.status,
+            event_type: e.event_type,
             id: e.id,
             title: e.title,
             slug: e.slug,
@@ -75,7 +69,7 @@ pub struct EventFields<'a> {
     pub event_type: EventType,
     pub status: EventStatus,
     pub starts_at: DateTime<Utc>,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub base_price: Money,
     pub description: Option<&'a str>,
     pub venue_id: Uuid,

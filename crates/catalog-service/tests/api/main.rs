@@ -8,4 +8,5 @@ mod helpers;
 mod events;
 mod import;
 mod publishing;
+mod stored_values;
 mod venues;
