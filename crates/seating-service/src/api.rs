@@ -162,7 +162,7 @@ pub struct HoldView {
     pub expires_at: DateTime<Utc>,
     pub seats: Vec<HeldSeat>,
     #[schema(value_type = String)]
-    pub currency: String,
+    pub currency: Currency,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<Uuid>,
 }

@@ -38,6 +38,13 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
     if event.cancelled() {
         return Err(SeatingError::NotOnSale.into());
     }
+    // Only an event cancelled before its inventory has none (the table's CHECK).
+    let currency = event.currency.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "event {} is not cancelled but has no currency",
+            r.event_id
+        ))
+    })?;
     let hold_id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     let expires_at =
@@ -64,7 +71,7 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
         status: HoldStatus::Active,
         expires_at,
         seats: claimed,
-        currency: event.currency,
+        currency,
         order_id: None,
     })
 }
@@ -114,7 +121,7 @@ async fn view(db: impl sqlx::PgExecutor<'_>, hold: HoldRow) -> ApiResult<HoldVie
         hold_id: hold.id,
         event_id: hold.event_id,
         holder_id: hold.holder_id,
-        status: hold.status(),
+        status: hold.effective_status(),
         expires_at: hold.expires_at,
         seats,
         currency: hold.currency,
@@ -133,7 +140,7 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
         .ok_or(SeatingError::HoldNotFound)?;
     // The effective status: an active hold past its expiry is expired, and releasing it changes
     // nothing (its seats already block no one).
-    match hold.status() {
+    match hold.effective_status() {
         HoldStatus::Active => {
             holds::set_status(&mut tx, hold_id, HoldStatus::Released).await?;
             seats::free_hold(&mut tx, hold_id).await?;
@@ -171,7 +178,7 @@ pub async fn allocate(state: &AppState, hold_id: Uuid, order_id: Uuid) -> ApiRes
     let hold = holds::lock(&mut tx, hold_id)
         .await?
         .ok_or(SeatingError::HoldNotFound)?;
-    match hold.status() {
+    match hold.effective_status() {
         HoldStatus::Allocated if hold.order_id == Some(order_id) => {
             let view = view(&mut *tx, hold).await?;
             tx.commit().await?;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use service_kit::messages::outbox;
+use service_kit::money::Currency;
 use service_kit::messages::payloads::SeatingAvailable;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -26,16 +27,15 @@ pub async fn upsert(
     request: InventoryRequest,
 ) -> ApiResult<InventoryView> {
     let inventory = request.validate()?;
-    let currency = inventory.currency.to_string();
+    let currency = inventory.currency;
     let mut tx = state.pool.begin().await?;
-    let event = events::upsert_locked(&mut tx, event_id, &currency).await?;
+    let event = events::upsert_locked(&mut tx, event_id, currency).await?;
     if event.cancelled() {
         return Err(SeatingError::NotOnSale.into());
     }
-    if event.currency != currency {
+    if let Some(priced_in) = event.currency.filter(|c| *c != currency) {
         return Err(SeatingError::InventoryConflict(format!(
-            "The event's seats are priced in {}, not {currency}.",
-            event.currency
+            "The event's seats are priced in {priced_in}, not {currency}."
         ))
         .into());
     }
@@ -90,11 +90,11 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
     let rows = seats::list(&state.pool, event.id, status, query.section.as_deref()).await?;
     Ok(SeatList {
         event_id: event.id,
-        currency: event.currency,
+        currency: currency_code(event.currency),
         items: rows
             .into_iter()
             .map(|s| SeatView {
-                status: s.status(),
+                status: s.status,
                 seat_id: s.id,
                 section: s.section,
                 row: s.row,
@@ -115,7 +115,7 @@ pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
     // Sections in order of first appearance (the list is sorted), rows likewise.
     let mut sections: Vec<SectionView> = Vec::new();
     for seat in rows {
-        let status = seat.status();
+        let status = seat.status;
         *counts.entry(status).or_default() += 1;
         if sections.last().is_none_or(|s| s.section != seat.section) {
             sections.push(SectionView {
@@ -150,10 +150,16 @@ pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
     Ok(SeatMap {
         event_id,
         status: event.public_status().to_owned(),
-        currency: event.currency,
+        currency: currency_code(event.currency),
         available: count(SeatStatus::Available),
         held: count(SeatStatus::Held),
         sold: count(SeatStatus::Sold),
         sections,
     })
+}
+
+/// The event's currency as lists show it: `XXX` (ISO 4217's "no currency") for an event that was
+/// cancelled before any inventory arrived.
+fn currency_code(currency: Option<Currency>) -> String {
+    currency.map_or_else(|| "XXX".to_owned(), |c| c.to_string())
 }

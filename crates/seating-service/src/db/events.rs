@@ -1,18 +1,22 @@
+use service_kit::money::Currency;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
+
+use crate::domain::EventStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub id: Uuid,
-    pub currency: String,
-    pub status: String,
+    /// `None` only for an event cancelled before any inventory arrived.
+    pub currency: Option<Currency>,
+    pub status: EventStatus,
     pub unsold: i32,
     pub sold_out: bool,
 }
 
 impl EventRow {
     pub fn cancelled(&self) -> bool {
-        self.status == "CANCELLED"
+        self.status == EventStatus::Cancelled
     }
 
     /// As catalog names it: ON_SALE, SOLD_OUT or CANCELLED.
@@ -52,7 +56,7 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Even
 pub async fn upsert_locked(
     conn: &mut PgConnection,
     id: Uuid,
-    currency: &str,
+    currency: Currency,
 ) -> sqlx::Result<EventRow> {
     sqlx::query_as(&format!(
         "INSERT INTO events (id, currency) VALUES ($1, $2)
@@ -114,7 +118,7 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO events (id, currency, status, cancel_reason) VALUES ($1, 'XXX', 'CANCELLED', $2)
+        "INSERT INTO events (id, currency, status, cancel_reason) VALUES ($1, NULL, 'CANCELLED', $2)
          ON CONFLICT (id) DO UPDATE
             SET status = 'CANCELLED', cancel_reason = EXCLUDED.cancel_reason, updated_at = now()",
     )

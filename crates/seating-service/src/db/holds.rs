@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -13,18 +13,19 @@ pub struct HoldRow {
     pub id: Uuid,
     pub event_id: Uuid,
     pub holder_id: Uuid,
-    pub status: String,
+    /// As written down (the sweeper may not have marked an expired hold yet).
+    pub status: HoldStatus,
     pub expires_at: DateTime<Utc>,
     pub order_id: Option<Uuid>,
     /// `expires_at <= now()`, by the database's clock.
     pub expired: bool,
-    pub currency: String,
+    pub currency: Currency,
 }
 
 impl HoldRow {
     /// The status as it is now (an ACTIVE hold past its expiry is EXPIRED).
-    pub fn status(&self) -> HoldStatus {
-        HoldStatus::parse(&self.status).effective(self.expired)
+    pub fn effective_status(&self) -> HoldStatus {
+        self.status.effective(self.expired)
     }
 }
 
@@ -112,7 +113,7 @@ pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Ve
 pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: HoldStatus) -> sqlx::Result<()> {
     sqlx::query("UPDATE holds SET status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
-        .bind(status.to_string())
+        .bind(status)
         .execute(conn)
         .await?;
     Ok(())

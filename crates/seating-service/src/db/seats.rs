@@ -166,13 +166,8 @@ pub struct SeatRow {
     pub row: String,
     pub number: i32,
     pub price: Money,
-    pub status: String,
-}
-
-impl SeatRow {
-    pub fn status(&self) -> SeatStatus {
-        SeatStatus::parse(&self.status).unwrap_or(SeatStatus::Available)
-    }
+    /// Computed in SQL as of now ([`STATUS`]).
+    pub status: SeatStatus,
 }
 
 /// The seats of an event in map order, optionally filtered.

@@ -9,3 +9,4 @@ mod holds;
 mod inventory;
 mod messages;
 mod races;
+mod stored_values;
