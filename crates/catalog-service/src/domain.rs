@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use service_kit::money::Money;
 
 /// `DRAFT → ON_SALE → SOLD_OUT ⇄ ON_SALE`, and any → `CANCELLED` (final).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -120,6 +121,15 @@ impl TryFrom<String> for EventType {
     fn try_from(raw: String) -> Result<Self, Self::Error> {
         Self::parse(&raw).map_err(|_| format!("unknown event type `{raw}`"))
     }
+}
+
+/// One seat of an event's map, as defined (validated) and stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatDef {
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
 }
 
 /// Row names of a layout: A, B, …, Z, AA, AB, … (spreadsheet columns).

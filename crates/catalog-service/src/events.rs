@@ -9,11 +9,12 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::{
     CancelRequest, EventPatch, EventQuery, EventRequest, EventView, Page, SeatCount, SeatList,
-    SeatView, SeatsRequest, text,
+    SeatsRequest, text,
 };
 use crate::clients::seating::PushError;
 use crate::config::SERVICE;
 use crate::db::events::{self, Changes, EventFields, EventRow};
+use crate::db::seats::SeatRow;
 use crate::db::{seats, venues};
 use crate::domain::{EventStatus, EventType, slug_for};
 use crate::error::{ApiError, ApiResult, CatalogError};
@@ -75,8 +76,13 @@ pub async fn list(
     query: &EventQuery,
 ) -> ApiResult<Page<EventView>> {
     let (filter, paging) = query.validate()?;
-    let (rows, total) =
-        events::list(&state.pool, &filter, access::audience(caller), paging).await?;
+    let (rows, total) = events::list(
+        &state.pool,
+        &filter,
+        access::audience(caller),
+        paging.slice(),
+    )
+    .await?;
     Ok(Page {
         items: rows.into_iter().map(Into::into).collect(),
         page: paging.page,
@@ -198,7 +204,11 @@ pub async fn list_seats(
 ) -> ApiResult<SeatList> {
     access::visible(caller, load(state, id).await?)?;
     Ok(SeatList {
-        items: seats::list(&state.pool, id).await?,
+        items: seats::list(&state.pool, id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     })
 }
 
@@ -232,7 +242,7 @@ pub async fn push_inventory(state: &AppState, event: &EventRow) -> ApiResult<()>
 }
 
 /// Sends these seats of the event to seating.
-pub async fn push_seats(state: &AppState, event: &EventRow, seats: &[SeatView]) -> ApiResult<()> {
+pub async fn push_seats(state: &AppState, event: &EventRow, seats: &[SeatRow]) -> ApiResult<()> {
     if seats.is_empty() {
         return Err(
             CatalogError::State("Define the event's seats before publishing it.".into()).into(),

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use service_kit::messages::outbox;
-use service_kit::money::Currency;
 use service_kit::messages::payloads::SeatingAvailable;
+use service_kit::money::Currency;
 use sqlx::PgConnection;
 use uuid::Uuid;
 

@@ -1,11 +1,12 @@
 //! seating-service, as catalog needs it: the inventory upsert of a published event.
 
+use serde::Serialize;
 use serde_json::json;
 use service_kit::client::{ClientError, ServiceClient};
-use service_kit::money::Currency;
+use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
-use crate::api::SeatView;
+use crate::db::seats::SeatRow;
 
 /// seating-service's limit per inventory request (1 MiB bodies); the upsert is idempotent, so a
 /// large event goes in several requests.
@@ -19,6 +20,29 @@ pub enum PushError {
     /// Seating answered with a refusal (the event is cancelled there, say).
     #[error("seating refused the inventory ({status}): {body}")]
     Refused { status: u16, body: String },
+}
+
+/// A seat as seating's inventory takes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InventorySeat<'a> {
+    seat_id: Uuid,
+    section: &'a str,
+    row: &'a str,
+    number: i32,
+    price: Money,
+}
+
+impl<'a> From<&'a SeatRow> for InventorySeat<'a> {
+    fn from(s: &'a SeatRow) -> Self {
+        Self {
+            seat_id: s.id,
+            section: &s.section,
+            row: &s.row,
+            number: s.number,
+            price: s.price,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -36,9 +60,10 @@ impl SeatingClient {
         &self,
         event_id: Uuid,
         currency: Currency,
-        seats: &[SeatView],
+        seats: &[SeatRow],
     ) -> Result<(), PushError> {
         for chunk in seats.chunks(SEATS_PER_REQUEST) {
+            let chunk: Vec<InventorySeat<'_>> = chunk.iter().map(Into::into).collect();
             let body = json!({ "currency": currency, "seats": chunk });
             let result = self
                 .client

@@ -32,10 +32,10 @@ use serde::Deserialize;
 use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
-use crate::api::SeatDef;
 use crate::db::events::{EventFields, EventRow};
-use crate::db::{events, seats};
-use crate::domain::{EventStatus, EventType, slug_for};
+use crate::db::venues::LegacyVenue;
+use crate::db::{events, seats, venues};
+use crate::domain::{EventStatus, EventType, SeatDef, slug_for};
 use crate::state::AppState;
 
 /// Imported events belong to no organizer account: admins manage them.
@@ -208,18 +208,16 @@ async fn import_venues(
             report.reject("missing name or city, or capacity not a positive number");
             continue;
         };
-        let (id, inserted): (Uuid, bool) = sqlx::query_as(
-            "INSERT INTO venues (id, name, city, capacity, legacy_id) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (legacy_id) DO UPDATE
-                SET name = EXCLUDED.name, city = EXCLUDED.city, capacity = EXCLUDED.capacity, updated_at = now()
-             RETURNING id, (xmax = 0)",
+        let (id, inserted) = venues::upsert_legacy(
+            &state.pool,
+            &LegacyVenue {
+                id: Uuid::now_v7(),
+                name: row.name.trim(),
+                city: row.city.trim(),
+                capacity,
+                legacy_id: &format!("etsr:venue:{}", row.venue_id.trim()),
+            },
         )
-        .bind(Uuid::now_v7())
-        .bind(row.name.trim())
-        .bind(row.city.trim())
-        .bind(capacity)
-        .bind(format!("etsr:venue:{}", row.venue_id.trim()))
-        .fetch_one(&state.pool)
         .await?;
         count(report, inserted);
         ids.insert(row.venue_id.trim().to_owned(), id);
@@ -399,11 +397,7 @@ async fn import_seats(
     for (event_id, rows) in by_event {
         let legacy: Vec<String> = rows.iter().map(|(l, _)| l.clone()).collect();
         let defs: Vec<SeatDef> = rows.into_iter().map(|(_, d)| d).collect();
-        let existing: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM seats WHERE legacy_id = ANY($1)")
-                .bind(&legacy)
-                .fetch_one(&state.pool)
-                .await?;
+        let existing = seats::count_legacy(&state.pool, &legacy).await?;
         let ids: Vec<Uuid> = defs.iter().map(|_| Uuid::now_v7()).collect();
         let written =
             seats::insert_batch(&state.pool, event_id, &ids, &defs, Some(&legacy)).await?;
@@ -455,12 +449,11 @@ async fn push_published(
             }
             _ => continue,
         }
-        let (offered, held_back): (Vec<_>, Vec<_>) = seats::list_with_legacy(&state.pool, event.id)
+        let (offered, held_back): (Vec<_>, Vec<_>) = seats::list(&state.pool, event.id)
             .await?
             .into_iter()
-            .partition(|(_, legacy)| legacy.as_ref().is_none_or(|l| !sold.contains(l)));
+            .partition(|seat| seat.legacy_id.as_ref().is_none_or(|l| !sold.contains(l)));
         report.sold_seats_held_back += held_back.len() as u64;
-        let offered: Vec<_> = offered.into_iter().map(|(seat, _)| seat).collect();
         match crate::events::push_seats(state, &event, &offered).await {
             Ok(()) => {
                 report.pushed_events += 1;

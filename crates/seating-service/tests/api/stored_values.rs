@@ -63,7 +63,10 @@ async fn an_event_with_an_unknown_stored_status_answers_500_and_holds_nothing(po
         StatusCode::INTERNAL_SERVER_ERROR,
     )
     .await;
-    assert_eq!(app.seat_statuses_in_db(event).await, ["AVAILABLE", "AVAILABLE"]);
+    assert_eq!(
+        app.seat_statuses_in_db(event).await,
+        ["AVAILABLE", "AVAILABLE"]
+    );
 }
 
 #[sqlx::test(migrations = false)]
