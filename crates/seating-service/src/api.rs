@@ -7,6 +7,7 @@ use service_kit::problem::FieldError;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::db::seats::{HeldSeatRow, NewSeat};
 use crate::domain::{HoldStatus, HoldTtl, SeatSelection, SeatStatus};
 use crate::error::ApiError;
 
@@ -35,7 +36,7 @@ pub struct InventorySeat {
 /// An inventory that passed validation.
 pub struct Inventory {
     pub currency: Currency,
-    pub seats: Vec<InventorySeat>,
+    pub seats: Vec<NewSeat>,
 }
 
 impl InventoryRequest {
@@ -87,7 +88,18 @@ impl InventoryRequest {
         match currency {
             Some(currency) if errors.is_empty() => Ok(Inventory {
                 currency,
-                seats: self.seats,
+                // Stored trimmed, as they were compared.
+                seats: self
+                    .seats
+                    .into_iter()
+                    .map(|s| NewSeat {
+                        id: s.seat_id,
+                        section: s.section.trim().to_owned(),
+                        row: s.row.trim().to_owned(),
+                        number: s.number,
+                        price: s.price,
+                    })
+                    .collect(),
             }),
             _ => Err(ApiError::Validation(errors)),
         }
@@ -150,6 +162,18 @@ pub struct HeldSeat {
     pub row: String,
     pub number: i32,
     pub price: Money,
+}
+
+impl From<HeldSeatRow> for HeldSeat {
+    fn from(s: HeldSeatRow) -> Self {
+        Self {
+            seat_id: s.id,
+            section: s.section,
+            row: s.row,
+            number: s.number,
+            price: s.price,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -5,9 +5,10 @@ use service_kit::messages::outbox;
 use service_kit::messages::payloads::{SeatingAvailable, SeatingSoldOut};
 use uuid::Uuid;
 
-use crate::api::{HeldSeat, HoldView, Reservation, ReturnRequest, ReturnView};
+use crate::api::{HoldView, Reservation, ReturnRequest, ReturnView};
 use crate::config::SERVICE;
 use crate::db::holds::{self, HoldRow};
+use crate::db::seats::HeldSeatRow;
 use crate::db::{events, seats};
 use crate::domain::HoldStatus;
 use crate::error::{ApiError, ApiResult, SeatingError};
@@ -70,14 +71,18 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
         holder_id: r.holder_id,
         status: HoldStatus::Active,
         expires_at,
-        seats: claimed,
+        seats: claimed.into_iter().map(Into::into).collect(),
         currency,
         order_id: None,
     })
 }
 
 /// Why a claim came up short: seats that are not the event's (422), or seats taken (409).
-async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> ApiResult<ApiError> {
+async fn shortfall(
+    state: &AppState,
+    r: &Reservation,
+    claimed: &[HeldSeatRow],
+) -> ApiResult<ApiError> {
     if events::find(&state.pool, r.event_id)
         .await?
         .is_some_and(|e| e.cancelled())
@@ -96,7 +101,7 @@ async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> A
         .seats
         .ids()
         .iter()
-        .filter(|id| !claimed.iter().any(|c| c.seat_id == **id))
+        .filter(|id| !claimed.iter().any(|c| c.id == **id))
         .copied()
         .collect();
     Ok(SeatingError::SeatsTaken(conflicts).into())
@@ -123,7 +128,7 @@ async fn view(db: impl sqlx::PgExecutor<'_>, hold: HoldRow) -> ApiResult<HoldVie
         holder_id: hold.holder_id,
         status: hold.effective_status(),
         expires_at: hold.expires_at,
-        seats,
+        seats: seats.into_iter().map(Into::into).collect(),
         currency: hold.currency,
         order_id: hold.order_id,
     })

@@ -44,8 +44,8 @@ pub async fn upsert(
         let foreign: Vec<String> = inventory
             .seats
             .iter()
-            .filter(|s| !matched.contains(&s.seat_id))
-            .map(|s| s.seat_id.to_string())
+            .filter(|s| !matched.contains(&s.id))
+            .map(|s| s.id.to_string())
             .collect();
         return Err(SeatingError::InventoryConflict(format!(
             "These seat ids belong to another event: {}",

@@ -5,7 +5,7 @@ use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::api::HeldSeat;
+use super::seats::HeldSeatRow;
 use crate::domain::HoldStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -71,9 +71,9 @@ pub async fn insert(
 pub async fn insert_seats(
     conn: &mut PgConnection,
     hold_id: Uuid,
-    seats: &[HeldSeat],
+    seats: &[HeldSeatRow],
 ) -> sqlx::Result<()> {
-    let ids: Vec<Uuid> = seats.iter().map(|s| s.seat_id).collect();
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
     let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
     sqlx::query(
         "INSERT INTO hold_seats (hold_id, seat_id, price)
@@ -88,8 +88,8 @@ pub async fn insert_seats(
 }
 
 /// The seats of a hold, with the prices they were held at.
-pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Vec<HeldSeat>> {
-    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
+pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Vec<HeldSeatRow>> {
+    sqlx::query_as(
         "SELECT s.id, s.section, s.row, s.number, hs.price
          FROM hold_seats hs JOIN seats s ON s.id = hs.seat_id
          WHERE hs.hold_id = $1 ORDER BY s.section, s.row, s.number",
@@ -97,17 +97,6 @@ pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Ve
     .bind(hold_id)
     .fetch_all(db)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|(seat_id, section, row, number, price)| HeldSeat {
-                seat_id,
-                section,
-                row,
-                number,
-                price,
-            })
-            .collect()
-    })
 }
 
 pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: HoldStatus) -> sqlx::Result<()> {

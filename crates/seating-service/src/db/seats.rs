@@ -6,8 +6,27 @@ use service_kit::money::Money;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::api::{HeldSeat, InventorySeat};
 use crate::domain::SeatStatus;
+
+/// A seat of an inventory, to insert or update.
+#[derive(Debug, Clone)]
+pub struct NewSeat {
+    pub id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
+
+/// A seat of a hold, with the price it was held at.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeldSeatRow {
+    pub id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
 
 /// A seat's status as of now, computed in SQL the same way everywhere.
 const STATUS: &str = "CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
@@ -20,11 +39,11 @@ const STATUS: &str = "CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
 pub async fn upsert(
     conn: &mut PgConnection,
     event_id: Uuid,
-    seats: &[InventorySeat],
+    seats: &[NewSeat],
 ) -> sqlx::Result<Vec<Uuid>> {
-    let ids: Vec<Uuid> = seats.iter().map(|s| s.seat_id).collect();
-    let sections: Vec<&str> = seats.iter().map(|s| s.section.trim()).collect();
-    let rows: Vec<&str> = seats.iter().map(|s| s.row.trim()).collect();
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
     let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
     let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
     sqlx::query_scalar(
@@ -62,8 +81,8 @@ pub async fn claim(
     event_id: Uuid,
     seat_ids: &[Uuid],
     ttl: Duration,
-) -> sqlx::Result<Vec<HeldSeat>> {
-    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
+) -> sqlx::Result<Vec<HeldSeatRow>> {
+    sqlx::query_as(
         "UPDATE seats SET hold_id = $1, held_until = now() + $4
          WHERE id IN (SELECT id FROM seats
                       WHERE event_id = $2 AND id = ANY($3)
@@ -80,17 +99,6 @@ pub async fn claim(
     .bind(ttl)
     .fetch_all(conn)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|(seat_id, section, row, number, price)| HeldSeat {
-                seat_id,
-                section,
-                row,
-                number,
-                price,
-            })
-            .collect()
-    })
 }
 
 /// Of `seat_ids`, those that are not seats of the event.
