@@ -21,6 +21,15 @@ pub struct InventoryRequest {
     #[schema(value_type = String, example = "EUR")]
     pub currency: String,
     pub seats: Vec<InventorySeat>,
+    /// The publication these seats belong to. With one, a new event waits as a draft (nothing
+    /// can be held) until the publication's last request opens it; without, it is on sale at
+    /// once (as before publications existed).
+    pub publication_id: Option<Uuid>,
+    /// On the publication's last request: put the event on sale, after removing the seats that
+    /// no request of this publication sent (left by an earlier one that failed). Only with
+    /// `publicationId`.
+    #[serde(default)]
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -37,6 +46,15 @@ pub struct InventorySeat {
 pub struct Inventory {
     pub currency: Currency,
     pub seats: Vec<NewSeat>,
+    pub publication: Option<Publication>,
+}
+
+/// A request of a publication.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication {
+    pub id: Uuid,
+    /// Its last request: open the event.
+    pub open: bool,
 }
 
 impl InventoryRequest {
@@ -51,6 +69,12 @@ impl InventoryRequest {
                 format!(
                     "must hold 1 to {MAX_INVENTORY_SEATS} seats; send more in further requests"
                 ),
+            ));
+        }
+        if self.open && self.publication_id.is_none() {
+            errors.push(FieldError::new(
+                "open",
+                "only a publication is opened: send `publicationId` too",
             ));
         }
         let mut ids = std::collections::HashSet::new();
@@ -100,6 +124,10 @@ impl InventoryRequest {
                         price: s.price,
                     })
                     .collect(),
+                publication: self.publication_id.map(|id| Publication {
+                    id,
+                    open: self.open,
+                }),
             }),
             _ => Err(ApiError::Validation(errors)),
         }

@@ -114,9 +114,12 @@ impl TryFrom<String> for HoldStatus {
     }
 }
 
-/// An event as seating knows it: on sale from its first inventory until it is cancelled.
+/// An event as seating knows it: `DRAFT` while a publication sends its seats (nothing can be
+/// held), `ON_SALE` from the request that opens it (or from a first inventory sent without a
+/// publication), `CANCELLED` for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
+    Draft,
     OnSale,
     Cancelled,
 }
@@ -124,6 +127,7 @@ pub enum EventStatus {
 impl EventStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Draft => "DRAFT",
             Self::OnSale => "ON_SALE",
             Self::Cancelled => "CANCELLED",
         }
@@ -141,6 +145,7 @@ impl TryFrom<String> for EventStatus {
 
     fn try_from(raw: String) -> Result<Self, Self::Error> {
         match raw.as_str() {
+            "DRAFT" => Ok(Self::Draft),
             "ON_SALE" => Ok(Self::OnSale),
             "CANCELLED" => Ok(Self::Cancelled),
             _ => Err(format!("unknown event status `{raw}`")),

@@ -10,7 +10,7 @@ use crate::config::SERVICE;
 use crate::db::holds::{self, HoldRow};
 use crate::db::seats::HeldSeatRow;
 use crate::db::{events, seats};
-use crate::domain::HoldStatus;
+use crate::domain::{EventStatus, HoldStatus};
 use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
@@ -36,7 +36,8 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
     let event = events::find(&state.pool, r.event_id)
         .await?
         .ok_or(SeatingError::EventNotFound)?;
-    if event.cancelled() {
+    // A shortcut: the claim itself only matches seats of an event on sale at that instant.
+    if event.status != EventStatus::OnSale {
         return Err(SeatingError::NotOnSale.into());
     }
     // Only an event cancelled before its inventory has none (the table's CHECK).
@@ -85,7 +86,7 @@ async fn shortfall(
 ) -> ApiResult<ApiError> {
     if events::find(&state.pool, r.event_id)
         .await?
-        .is_some_and(|e| e.cancelled())
+        .is_some_and(|e| e.status != EventStatus::OnSale)
     {
         return Ok(SeatingError::NotOnSale.into());
     }

@@ -13,8 +13,9 @@ use crate::api::{
     SectionView,
 };
 use crate::config::SERVICE;
+use crate::db::events::EventRow;
 use crate::db::{events, holds, seats};
-use crate::domain::SeatStatus;
+use crate::domain::{EventStatus, SeatStatus};
 use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
@@ -28,8 +29,15 @@ pub async fn upsert(
 ) -> ApiResult<InventoryView> {
     let inventory = request.validate()?;
     let currency = inventory.currency;
+    let publication = inventory.publication;
+    // A publication's event waits as a draft until its last request opens it.
+    let initial = if publication.is_some() {
+        EventStatus::Draft
+    } else {
+        EventStatus::OnSale
+    };
     let mut tx = state.pool.begin().await?;
-    let event = events::upsert_locked(&mut tx, event_id, currency).await?;
+    let event = events::upsert_locked(&mut tx, event_id, currency, initial).await?;
     if event.cancelled() {
         return Err(SeatingError::NotOnSale.into());
     }
@@ -39,7 +47,17 @@ pub async fn upsert(
         ))
         .into());
     }
-    let matched = seats::upsert(&mut tx, event_id, &inventory.seats).await?;
+    let draft = event.status == EventStatus::Draft;
+    if let (Some(publication), true) = (publication, draft) {
+        seats::clear_replaced_places(&mut tx, event_id, &inventory.seats, publication.id).await?;
+    }
+    let matched = seats::upsert(
+        &mut tx,
+        event_id,
+        &inventory.seats,
+        publication.map(|p| p.id),
+    )
+    .await?;
     if matched.len() < inventory.seats.len() {
         let foreign: Vec<String> = inventory
             .seats
@@ -52,6 +70,9 @@ pub async fn upsert(
             foreign.join(", ")
         ))
         .into());
+    }
+    if let Some(publication) = publication.filter(|p| p.open && draft) {
+        open(&mut tx, event_id, publication.id).await?;
     }
     let event = events::recount(&mut tx, event_id).await?;
     if event.sold_out && event.unsold > 0 {
@@ -66,6 +87,22 @@ pub async fn upsert(
         currency: inventory.currency,
         seat_count,
     })
+}
+
+/// Opens a draft for sale on its publication's last request: the seats no request of the
+/// publication sent go first. The event was never open, so none of them can be held or sold;
+/// if one were, the draft stays closed and the request fails (500) rather than sell a seat
+/// catalog no longer has or drop one a buyer has.
+async fn open(conn: &mut PgConnection, event_id: Uuid, publication: Uuid) -> ApiResult<()> {
+    let (removed, left) = seats::remove_unpublished(conn, event_id, publication).await?;
+    if left > 0 {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "draft event {event_id}: {left} seats of another publication are held or sold"
+        )));
+    }
+    events::open(conn, event_id).await?;
+    tracing::info!(%publication, removed, "event opened");
+    Ok(())
 }
 
 /// Handles `event.cancelled`: no hold is taken from now on, and active holds are released.
@@ -86,6 +123,7 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
         .map_err(|m| ApiError::field("status", m))?;
     let event = events::find(&state.pool, query.event_id)
         .await?
+        .filter(EventRow::published)
         .ok_or(SeatingError::EventNotFound)?;
     let rows = seats::list(&state.pool, event.id, status, query.section.as_deref()).await?;
     Ok(SeatList {
@@ -109,6 +147,7 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
 pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
     let event = events::find(&state.pool, event_id)
         .await?
+        .filter(EventRow::published)
         .ok_or(SeatingError::EventNotFound)?;
     let rows = seats::list(&state.pool, event_id, None, None).await?;
     let mut counts = BTreeMap::<SeatStatus, i64>::new();

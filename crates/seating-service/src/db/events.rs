@@ -19,6 +19,11 @@ impl EventRow {
         self.status == EventStatus::Cancelled
     }
 
+    /// Whether buyers may see its seats: not while a publication is still sending them.
+    pub fn published(&self) -> bool {
+        self.status != EventStatus::Draft
+    }
+
     /// As catalog names it: ON_SALE, SOLD_OUT or CANCELLED.
     pub fn public_status(&self) -> &'static str {
         match (self.cancelled(), self.sold_out) {
@@ -51,22 +56,35 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Even
     .await
 }
 
-/// Creates the event on its first inventory; locks its row either way for the rest of the
-/// transaction.
+/// Creates the event on its first inventory, in status `initial`; locks its row either way for
+/// the rest of the transaction (an existing event keeps its status).
 pub async fn upsert_locked(
     conn: &mut PgConnection,
     id: Uuid,
     currency: Currency,
+    initial: EventStatus,
 ) -> sqlx::Result<EventRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO events (id, currency) VALUES ($1, $2)
+        "INSERT INTO events (id, currency, status) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET updated_at = now()
          RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(currency)
+    .bind(initial)
     .fetch_one(conn)
     .await
+}
+
+/// Puts a draft on sale (the row is locked by the caller); false when it was not a draft.
+pub async fn open(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET status = 'ON_SALE', updated_at = now() WHERE id = $1 AND status = 'DRAFT'",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Recounts the unsold seats after an inventory change; returns the event as it is now.

@@ -34,12 +34,14 @@ const STATUS: &str = "CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
                            ELSE 'AVAILABLE' END";
 
 /// Upserts an inventory: new seats are inserted; a known seat keeps its state and changes its
-/// price only while it is available. Returns the ids it matched, so that a seat id that belongs
-/// to another event (not matched) can be reported.
+/// price only while it is available. Every seat sent is stamped with `publication` when there
+/// is one. Returns the ids it matched, so that a seat id that belongs to another event (not
+/// matched) can be reported.
 pub async fn upsert(
     conn: &mut PgConnection,
     event_id: Uuid,
     seats: &[NewSeat],
+    publication: Option<Uuid>,
 ) -> sqlx::Result<Vec<Uuid>> {
     let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
     let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
@@ -47,14 +49,15 @@ pub async fn upsert(
     let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
     let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
     sqlx::query_scalar(
-        "INSERT INTO seats (id, event_id, section, row, number, price)
-         SELECT id, $1, section, row, number, price
+        "INSERT INTO seats (id, event_id, section, row, number, price, publication_id)
+         SELECT id, $1, section, row, number, price, $7
          FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
               AS s(id, section, row, number, price)
          ON CONFLICT (id) DO UPDATE
             SET price = CASE WHEN seats.sold_order_id IS NULL
                               AND (seats.held_until IS NULL OR seats.held_until <= now())
-                             THEN EXCLUDED.price ELSE seats.price END
+                             THEN EXCLUDED.price ELSE seats.price END,
+                publication_id = COALESCE(EXCLUDED.publication_id, seats.publication_id)
             WHERE seats.event_id = EXCLUDED.event_id
          RETURNING id",
     )
@@ -64,8 +67,74 @@ pub async fn upsert(
     .bind(&rows)
     .bind(&numbers)
     .bind(&prices)
+    .bind(publication)
     .fetch_all(conn)
     .await
+}
+
+/// A seat that was never open for sale: not held, not sold, in no hold's history. Only such
+/// seats are ever deleted (the statements below are guarded by it; `hold_seats` keeps the
+/// history of every seat that was held).
+const NEVER_OPEN: &str = "s.hold_id IS NULL AND s.sold_order_id IS NULL
+                          AND NOT EXISTS (SELECT 1 FROM hold_seats hs WHERE hs.seat_id = s.id)";
+
+/// Of a draft being published: deletes the seats an earlier publication left at the places
+/// `seats` now occupy under other ids (a place removed from the draft and defined again), so
+/// that the new ids can take them. Returns how many.
+pub async fn clear_replaced_places(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    seats: &[NewSeat],
+    publication: Uuid,
+) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
+    let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
+    let done = sqlx::query(&format!(
+        "DELETE FROM seats s
+         USING unnest($2::uuid[], $3::text[], $4::text[], $5::int[]) AS n(id, section, row, number)
+         WHERE s.event_id = $1 AND s.section = n.section AND s.row = n.row
+           AND s.number = n.number AND s.id <> n.id
+           AND s.publication_id IS DISTINCT FROM $6
+           AND {NEVER_OPEN}"
+    ))
+    .bind(event_id)
+    .bind(&ids)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(publication)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Of a draft being opened by `publication`: deletes the seats no request of that publication
+/// sent (left by an earlier one that failed, and since removed from the event), and returns how
+/// many it deleted and how many such seats remain, which must be none: only seats that were
+/// never open are deleted, and a draft's seats never were.
+pub async fn remove_unpublished(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<(u64, i64)> {
+    let removed = sqlx::query(&format!(
+        "DELETE FROM seats s
+         WHERE s.event_id = $1 AND s.publication_id IS DISTINCT FROM $2 AND {NEVER_OPEN}"
+    ))
+    .bind(event_id)
+    .bind(publication)
+    .execute(&mut *conn)
+    .await?;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM seats WHERE event_id = $1 AND publication_id IS DISTINCT FROM $2",
+    )
+    .bind(event_id)
+    .bind(publication)
+    .fetch_one(conn)
+    .await?;
+    Ok((removed.rows_affected(), left))
 }
 
 /// THE claim: points every requested seat that is free right now at `hold_id`, in one
