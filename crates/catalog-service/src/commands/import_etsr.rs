@@ -454,7 +454,7 @@ async fn push_published(
             .into_iter()
             .partition(|seat| seat.legacy_id.as_ref().is_none_or(|l| !sold.contains(l)));
         report.sold_seats_held_back += held_back.len() as u64;
-        match crate::events::push_seats(state, &event, &offered).await {
+        match crate::events::open_in_seating(state, &event, &offered).await {
             Ok(()) => {
                 report.pushed_events += 1;
                 report.pushed_seats += offered.len() as u64;

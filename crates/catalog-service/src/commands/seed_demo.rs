@@ -386,7 +386,7 @@ async fn write_seats(
     Ok(total)
 }
 
-/// Pushes each draft's seats to seating and puts it on sale, eight events at a time.
+/// Publishes each draft as the API does (`events::publish_event`), eight events at a time.
 async fn publish_all(state: &AppState, generated: &[Show]) -> anyhow::Result<usize> {
     // The ids first: a stream over a borrowing iterator makes the future not `Send`.
     let ids: Vec<Uuid> = generated.iter().map(|e| e.id).collect();
@@ -398,13 +398,11 @@ async fn publish_all(state: &AppState, generated: &[Show]) -> anyhow::Result<usi
             if event.status != EventStatus::Draft {
                 return Ok(false);
             }
-            crate::events::push_inventory(state, &event)
+            // The command's operator may publish any event.
+            crate::events::publish_event(state, id, Ok)
                 .await
                 .map_err(|e| anyhow::anyhow!("publishing {id}: {e}"))?;
-            Ok(
-                events::transition(&state.pool, id, &[EventStatus::Draft], EventStatus::OnSale)
-                    .await?,
-            )
+            Ok(true)
         })
         .buffer_unordered(8)
         .collect()

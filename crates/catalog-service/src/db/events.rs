@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
@@ -183,9 +185,11 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
+/// Cancels the event; a publication in progress ends with it (it will not put it on sale).
 pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE events SET status = 'CANCELLED', cancel_reason = $2, updated_at = now()
+        "UPDATE events SET status = 'CANCELLED', cancel_reason = $2, updated_at = now(),
+                           publication_id = NULL, publication_started_at = NULL
          WHERE id = $1 AND status <> 'CANCELLED'",
     )
     .bind(id)
@@ -193,6 +197,97 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// How long a publication keeps the event to itself after it started or last sent seats: far
+/// longer than one request to seating takes (with the client's timeout and retries), short
+/// enough that a publication whose process died is taken over soon.
+pub const PUBLICATION_LEASE: Duration = Duration::from_secs(120);
+
+/// Records `publication` as the event's (the row is locked by the caller), unless another one
+/// holds it (its lease has not run out): then false.
+pub async fn begin_publication(
+    conn: &mut PgConnection,
+    id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET publication_id = $2, publication_started_at = now()
+         WHERE id = $1 AND status = 'DRAFT'
+           AND (publication_id IS NULL OR publication_started_at <= now() - $3)",
+    )
+    .bind(id)
+    .bind(publication)
+    .bind(PUBLICATION_LEASE)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether a publication holds the event (its lease has not run out).
+pub async fn publication_in_progress(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let held: Option<bool> =
+        sqlx::query_scalar("SELECT publication_started_at > now() - $2 FROM events WHERE id = $1")
+            .bind(id)
+            .bind(PUBLICATION_LEASE)
+            .fetch_optional(db)
+            .await?
+            .flatten();
+    Ok(held == Some(true))
+}
+
+/// Renews the lease of `publication`; false when it no longer holds the event (cancelled, or
+/// taken over after its lease ran out).
+pub async fn renew_publication(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET publication_started_at = now()
+         WHERE id = $1 AND status = 'DRAFT' AND publication_id = $2",
+    )
+    .bind(id)
+    .bind(publication)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts the draft on sale and ends `publication`; false when it no longer holds the draft.
+pub async fn finish_publication(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET status = 'ON_SALE', publication_id = NULL,
+                           publication_started_at = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'DRAFT' AND publication_id = $2",
+    )
+    .bind(id)
+    .bind(publication)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets the event's publication: `Some(id)` only that one (it failed, and a retry need not
+/// wait for its lease), `None` whichever (one whose lease ran out, before the seats change).
+pub async fn clear_publication(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    publication: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE events SET publication_id = NULL, publication_started_at = NULL
+         WHERE id = $1 AND publication_id = COALESCE($2, publication_id)",
+    )
+    .bind(id)
+    .bind(publication)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn set_seat_count(db: impl PgExecutor<'_>, id: Uuid, count: i32) -> sqlx::Result<()> {
