@@ -26,7 +26,7 @@ fn owns(caller: &Caller, event: &EventRow) -> bool {
 /// 404 for a draft the caller may not see.
 pub fn visible(caller: Option<&Caller>, event: EventRow) -> ApiResult<EventRow> {
     let sees =
-        event.status().published() || caller.is_some_and(|c| c.is_service() || owns(c, &event));
+        event.status.published() || caller.is_some_and(|c| c.is_service() || owns(c, &event));
     if sees {
         Ok(event)
     } else {

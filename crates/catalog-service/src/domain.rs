@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use service_kit::money::Money;
 
 /// `DRAFT → ON_SALE → SOLD_OUT ⇄ ON_SALE`, and any → `CANCELLED` (final).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -37,6 +38,16 @@ impl EventStatus {
     /// Whether the public may see it.
     pub fn published(self) -> bool {
         self != Self::Draft
+    }
+}
+
+/// How rows are read (`db` stores it with `text_column!`): a value the database's CHECK should
+/// never have let in fails the read, naming it, rather than becoming some other status.
+impl TryFrom<String> for EventStatus {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).map_err(|_| format!("unknown event status `{raw}`"))
     }
 }
 
@@ -96,6 +107,31 @@ impl EventType {
     }
 }
 
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How rows are read (`db` stores it with `text_column!`): an unknown type fails the read, naming
+/// it.
+impl TryFrom<String> for EventType {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).map_err(|_| format!("unknown event type `{raw}`"))
+    }
+}
+
+/// One seat of an event's map, as defined (validated) and stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatDef {
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
+
 /// Row names of a layout: A, B, …, Z, AA, AB, … (spreadsheet columns).
 pub fn row_name(index: usize) -> String {
     let mut n = index + 1;
@@ -150,5 +186,17 @@ mod tests {
         assert!(EventStatus::SoldOut.published());
         assert_eq!(EventStatus::parse("ON_SALE").unwrap(), EventStatus::OnSale);
         assert!(EventStatus::parse("SCHEDULED").is_err());
+    }
+
+    #[test]
+    fn a_stored_value_that_is_no_status_or_type_fails_naming_it() {
+        let status = EventStatus::try_from("SCHEDULED".to_owned()).unwrap_err();
+        assert!(status.contains("`SCHEDULED`"), "{status}");
+        let kind = EventType::try_from("opera".to_owned()).unwrap_err();
+        assert!(kind.contains("`opera`"), "{kind}");
+        assert_eq!(
+            EventType::try_from("theatre".to_owned()),
+            Ok(EventType::Theatre)
+        );
     }
 }

@@ -9,16 +9,19 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::{
     CancelRequest, EventPatch, EventQuery, EventRequest, EventView, Page, SeatCount, SeatList,
-    SeatView, SeatsRequest, text,
+    SeatsRequest, text,
 };
-use crate::clients::seating::PushError;
+use crate::clients::seating::{PushError, SEATS_PER_REQUEST};
 use crate::config::SERVICE;
 use crate::db::events::{self, Changes, EventFields, EventRow};
+use crate::db::seats::SeatRow;
 use crate::db::{seats, venues};
 use crate::domain::{EventStatus, EventType, slug_for};
 use crate::error::{ApiError, ApiResult, CatalogError};
 use crate::state::AppState;
 use service_kit::problem::Fields;
+use service_kit::telemetry::{current_request_id, with_request_id};
+use tracing::Instrument;
 
 /// A new event, always a draft, owned by the caller.
 #[tracing::instrument(skip_all)]
@@ -42,7 +45,7 @@ pub async fn create(
             event_type: new.event_type,
             status: EventStatus::Draft,
             starts_at: new.starts_at,
-            currency: new.currency.as_str(),
+            currency: new.currency,
             base_price: new.base_price,
             description: new.description.as_deref(),
             venue_id: new.venue_id,
@@ -75,8 +78,13 @@ pub async fn list(
     query: &EventQuery,
 ) -> ApiResult<Page<EventView>> {
     let (filter, paging) = query.validate()?;
-    let (rows, total) =
-        events::list(&state.pool, &filter, access::audience(caller), paging).await?;
+    let (rows, total) = events::list(
+        &state.pool,
+        &filter,
+        access::audience(caller),
+        paging.slice(),
+    )
+    .await?;
     Ok(Page {
         items: rows.into_iter().map(Into::into).collect(),
         page: paging.page,
@@ -101,13 +109,13 @@ pub async fn update(
         || patch.starts_at.is_some()
         || patch.base_price.is_some()
         || patch.venue_id.is_some();
-    if draft_only && event.status() != EventStatus::Draft {
+    if draft_only && event.status != EventStatus::Draft {
         return Err(CatalogError::State(
             "Only the title and description of a published event can change.".into(),
         )
         .into());
     }
-    if event.status() == EventStatus::Cancelled {
+    if event.status == EventStatus::Cancelled {
         return Err(CatalogError::State("A cancelled event cannot change.".into()).into());
     }
     let mut f = Fields::default();
@@ -177,13 +185,18 @@ pub async fn put_seats(
         .await?
         .ok_or(CatalogError::NotFound("event"))?;
     let event = access::owner(caller, event)?;
-    if event.status() != EventStatus::Draft {
+    if event.status != EventStatus::Draft {
         return Err(CatalogError::State(
             "Seats can only be defined while the event is a draft.".into(),
         )
         .into());
     }
+    if events::publication_in_progress(&mut *tx, id).await? {
+        return Err(being_published());
+    }
     let defs = request.validate(event.base_price)?;
+    // A publication whose lease ran out must not put these seats on sale without sending them.
+    events::clear_publication(&mut *tx, id, None).await?;
     seats::replace(&mut tx, id, &defs).await?;
     let seat_count = i32::try_from(defs.len()).unwrap_or(i32::MAX);
     events::set_seat_count(&mut *tx, id, seat_count).await?;
@@ -198,61 +211,182 @@ pub async fn list_seats(
 ) -> ApiResult<SeatList> {
     access::visible(caller, load(state, id).await?)?;
     Ok(SeatList {
-        items: seats::list(&state.pool, id).await?,
+        items: seats::list(&state.pool, id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     })
 }
 
-/// Pushes the seats to seating, and only then puts the event on sale. When seating is down the
-/// event stays a draft (503).
+/// Publishes a draft: seating gets the seats, and only then is the event on sale. When seating
+/// is down the event stays a draft (503).
 #[tracing::instrument(skip_all, fields(event_id = %id))]
 pub async fn publish(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<EventView> {
-    // The event row stays locked while seating gets the seats, so that they cannot be redefined
-    // (or the event cancelled) between what seating receives and the event going on sale.
+    publish_event(state, id, |event| access::owner(caller, event)).await?;
+    view(state, id).await
+}
+
+/// Publishes the event if `allow` lets the event (its row as read) through, in three steps,
+/// none holding a transaction or a lock while seating is called:
+///
+/// 1. a short transaction records a new publication (`publication_id`), after the checks: a
+///    draft, with seats, and no other publication in progress (its lease not run out);
+/// 2. the seats go to seating in requests of [`SEATS_PER_REQUEST`], each naming the
+///    publication, the last opening the event there; before each further request the lease is
+///    renewed, and the publication stops if it is no longer the event's;
+/// 3. the event goes on sale, only if the publication is still its own (`409` otherwise: it
+///    was cancelled, or taken over, meanwhile).
+///
+/// While seats are sent, they cannot be redefined and another publish is refused. A failure
+/// forgets the publication (best effort), so that a retry may start at once. Steps 2 and 3 run
+/// in a task of their own: a client that gives up does not leave a publication half done.
+pub async fn publish_event(
+    state: &AppState,
+    id: Uuid,
+    allow: impl FnOnce(EventRow) -> ApiResult<EventRow>,
+) -> ApiResult<()> {
+    let (event, publication) = begin_publication(state, id, allow).await?;
+    let task = {
+        let state = state.clone();
+        async move { complete_publication(&state, &event, publication).await }
+            .instrument(tracing::Span::current())
+    };
+    let handle = match current_request_id() {
+        Some(request_id) => tokio::spawn(with_request_id(request_id, task)),
+        None => tokio::spawn(task),
+    };
+    handle.await.map_err(ApiError::internal)?
+}
+
+/// Step 1 of [`publish_event`]: the checks, and the new publication recorded.
+async fn begin_publication(
+    state: &AppState,
+    id: Uuid,
+    allow: impl FnOnce(EventRow) -> ApiResult<EventRow>,
+) -> ApiResult<(EventRow, Uuid)> {
     let mut tx = state.pool.begin().await?;
     let event = events::lock(&mut tx, id)
         .await?
         .ok_or(CatalogError::NotFound("event"))?;
-    let event = access::owner(caller, event)?;
-    if event.status() != EventStatus::Draft {
+    let event = allow(event)?;
+    if event.status != EventStatus::Draft {
         return Err(
-            CatalogError::State(format!("The event is {}, not a draft.", event.status())).into(),
+            CatalogError::State(format!("The event is {}, not a draft.", event.status)).into(),
         );
     }
-    push_inventory(state, &event).await?;
-    events::transition(&mut *tx, id, &[EventStatus::Draft], EventStatus::OnSale).await?;
+    if seats::count(&mut *tx, id).await? == 0 {
+        return Err(no_seats());
+    }
+    let publication = Uuid::now_v7();
+    if !events::begin_publication(&mut tx, id, publication).await? {
+        return Err(being_published());
+    }
     tx.commit().await?;
-    tracing::info!("event published");
-    view(state, id).await
+    Ok((event, publication))
 }
 
-/// Sends the event's seats to seating (also used by the import for events already on sale).
-pub async fn push_inventory(state: &AppState, event: &EventRow) -> ApiResult<()> {
-    let seats = seats::list(&state.pool, event.id).await?;
-    push_seats(state, event, &seats).await
-}
-
-/// Sends these seats of the event to seating.
-pub async fn push_seats(state: &AppState, event: &EventRow, seats: &[SeatView]) -> ApiResult<()> {
-    if seats.is_empty() {
-        return Err(
-            CatalogError::State("Define the event's seats before publishing it.".into()).into(),
-        );
+/// Steps 2 and 3 of [`publish_event`]: the draft's seats to seating, no transaction held, then
+/// the event on sale if the publication is still its own.
+async fn complete_publication(
+    state: &AppState,
+    event: &EventRow,
+    publication: Uuid,
+) -> ApiResult<()> {
+    let sent = match seats::list(&state.pool, event.id).await {
+        Ok(seats) => send_seats(state, event, &seats, publication, Lease::Held).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = sent {
+        if let Err(clear) =
+            events::clear_publication(&state.pool, event.id, Some(publication)).await
+        {
+            tracing::warn!(error = %clear, %publication, "a failed publication could not be forgotten; a retry waits for its lease");
+        }
+        return Err(e);
     }
-    state
-        .seating
-        .push_inventory(event.id, &event.currency, seats)
-        .await
-        .map_err(|e| match e {
-            PushError::Unavailable(detail) => CatalogError::SeatingUnavailable(detail).into(),
-            // Seating's 409: the event is cancelled there, or a seat id belongs to another event.
-            PushError::Refused { status: 409, body } => {
-                CatalogError::State(format!("Seating refused the seats: {body}")).into()
-            }
-            // Anything else (401, 403, 413, 422) is our fault, not the event's.
-            PushError::Refused { status, body } => {
-                ApiError::Internal(anyhow::anyhow!("seating answered {status}: {body}"))
-            }
-        })
+    if !events::finish_publication(&state.pool, event.id, publication).await? {
+        return Err(publication_lost());
+    }
+    tracing::info!(%publication, "event published");
+    Ok(())
+}
+
+/// Opens an event that is already on sale in the catalogue (the import's) in seating with these
+/// of its seats: one publication, as [`publish_event`] sends it, without the catalogue's lease.
+pub async fn open_in_seating(
+    state: &AppState,
+    event: &EventRow,
+    seats: &[SeatRow],
+) -> ApiResult<()> {
+    send_seats(state, event, seats, Uuid::now_v7(), Lease::NotHeld).await
+}
+
+/// Whether the publication holds the catalogue's lease on the event, renewed before each
+/// further request (and ending the push once it is no longer the event's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lease {
+    Held,
+    NotHeld,
+}
+
+/// Sends the seats as one publication: every request names it, the last opens the event.
+async fn send_seats(
+    state: &AppState,
+    event: &EventRow,
+    seats: &[SeatRow],
+    publication: Uuid,
+    lease: Lease,
+) -> ApiResult<()> {
+    let chunks: Vec<&[SeatRow]> = seats.chunks(SEATS_PER_REQUEST).collect();
+    if chunks.is_empty() {
+        return Err(no_seats());
+    }
+    let last = chunks.len() - 1;
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        if i > 0
+            && lease == Lease::Held
+            && !events::renew_publication(&state.pool, event.id, publication).await?
+        {
+            return Err(publication_lost());
+        }
+        state
+            .seating
+            .put_inventory(event.id, event.currency, chunk, publication, i == last)
+            .await
+            .map_err(refused_by_seating)?;
+    }
+    Ok(())
+}
+
+fn refused_by_seating(e: PushError) -> ApiError {
+    match e {
+        PushError::Unavailable(detail) => CatalogError::SeatingUnavailable(detail).into(),
+        // Seating's 409: the event is cancelled there, or a seat id belongs to another event.
+        PushError::Refused { status: 409, body } => {
+            CatalogError::State(format!("Seating refused the seats: {body}")).into()
+        }
+        // Anything else (401, 403, 413, 422) is our fault, not the event's.
+        PushError::Refused { status, body } => {
+            ApiError::Internal(anyhow::anyhow!("seating answered {status}: {body}"))
+        }
+    }
+}
+
+fn no_seats() -> ApiError {
+    CatalogError::State("Define the event's seats before publishing it.".into()).into()
+}
+
+fn publication_lost() -> ApiError {
+    CatalogError::State(
+        "The event was cancelled, or published by another request, while its seats were sent."
+            .into(),
+    )
+    .into()
+}
+
+fn being_published() -> ApiError {
+    CatalogError::State("The event is being published; try again in a moment.".into()).into()
 }
 
 /// Cancels the event for good and tells the fleet (`event.cancelled`), in one transaction.

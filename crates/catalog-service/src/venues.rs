@@ -36,7 +36,7 @@ pub async fn list(
 ) -> ApiResult<Page<VenueView>> {
     // An empty `city=` means no filter, as for events.
     let city = city.filter(|c| !c.trim().is_empty());
-    let (rows, total) = venues::list(&state.pool, city, paging).await?;
+    let (rows, total) = venues::list(&state.pool, city, paging.slice()).await?;
     Ok(Page {
         items: rows.into_iter().map(Into::into).collect(),
         page: paging.page,

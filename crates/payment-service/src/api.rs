@@ -147,8 +147,8 @@ pub struct PaymentView {
     pub user_id: Uuid,
     pub amount: Money,
     pub refunded_amount: Money,
-    #[schema(example = "EUR")]
-    pub currency: String,
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: Currency,
     #[schema(example = "card")]
     pub method: String,
     pub status: PaymentStatus,

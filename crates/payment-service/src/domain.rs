@@ -92,7 +92,8 @@ impl fmt::Display for PaymentStatus {
     }
 }
 
-/// How rows carry it (`#[sqlx(try_from = "String")]`): the database's CHECK allows only these.
+/// How rows are read (`db` stores it with `text_column!`): the database's CHECK allows only these;
+/// anything else fails the read, naming the value.
 impl TryFrom<String> for PaymentStatus {
     type Error = String;
 

@@ -7,6 +7,7 @@ use service_kit::problem::FieldError;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::db::seats::{HeldSeatRow, NewSeat};
 use crate::domain::{HoldStatus, HoldTtl, SeatSelection, SeatStatus};
 use crate::error::ApiError;
 
@@ -20,6 +21,15 @@ pub struct InventoryRequest {
     #[schema(value_type = String, example = "EUR")]
     pub currency: String,
     pub seats: Vec<InventorySeat>,
+    /// The publication these seats belong to. With one, a new event waits as a draft (nothing
+    /// can be held) until the publication's last request opens it; without, it is on sale at
+    /// once (as before publications existed).
+    pub publication_id: Option<Uuid>,
+    /// On the publication's last request: put the event on sale, after removing the seats that
+    /// no request of this publication sent (left by an earlier one that failed). Only with
+    /// `publicationId`.
+    #[serde(default)]
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -35,7 +45,16 @@ pub struct InventorySeat {
 /// An inventory that passed validation.
 pub struct Inventory {
     pub currency: Currency,
-    pub seats: Vec<InventorySeat>,
+    pub seats: Vec<NewSeat>,
+    pub publication: Option<Publication>,
+}
+
+/// A request of a publication.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication {
+    pub id: Uuid,
+    /// Its last request: open the event.
+    pub open: bool,
 }
 
 impl InventoryRequest {
@@ -50,6 +69,12 @@ impl InventoryRequest {
                 format!(
                     "must hold 1 to {MAX_INVENTORY_SEATS} seats; send more in further requests"
                 ),
+            ));
+        }
+        if self.open && self.publication_id.is_none() {
+            errors.push(FieldError::new(
+                "open",
+                "only a publication is opened: send `publicationId` too",
             ));
         }
         let mut ids = std::collections::HashSet::new();
@@ -87,7 +112,22 @@ impl InventoryRequest {
         match currency {
             Some(currency) if errors.is_empty() => Ok(Inventory {
                 currency,
-                seats: self.seats,
+                // Stored trimmed, as they were compared.
+                seats: self
+                    .seats
+                    .into_iter()
+                    .map(|s| NewSeat {
+                        id: s.seat_id,
+                        section: s.section.trim().to_owned(),
+                        row: s.row.trim().to_owned(),
+                        number: s.number,
+                        price: s.price,
+                    })
+                    .collect(),
+                publication: self.publication_id.map(|id| Publication {
+                    id,
+                    open: self.open,
+                }),
             }),
             _ => Err(ApiError::Validation(errors)),
         }
@@ -152,6 +192,18 @@ pub struct HeldSeat {
     pub price: Money,
 }
 
+impl From<HeldSeatRow> for HeldSeat {
+    fn from(s: HeldSeatRow) -> Self {
+        Self {
+            seat_id: s.id,
+            section: s.section,
+            row: s.row,
+            number: s.number,
+            price: s.price,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldView {
@@ -162,7 +214,7 @@ pub struct HoldView {
     pub expires_at: DateTime<Utc>,
     pub seats: Vec<HeldSeat>,
     #[schema(value_type = String)]
-    pub currency: String,
+    pub currency: Currency,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<Uuid>,
 }

@@ -72,12 +72,13 @@ pub enum HoldStatus {
 }
 
 impl HoldStatus {
-    pub fn parse(stored: &str) -> Self {
-        match stored {
-            "RELEASED" => Self::Released,
-            "EXPIRED" => Self::Expired,
-            "ALLOCATED" => Self::Allocated,
-            _ => Self::Active,
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "ACTIVE" => Ok(Self::Active),
+            "RELEASED" => Ok(Self::Released),
+            "EXPIRED" => Ok(Self::Expired),
+            "ALLOCATED" => Ok(Self::Allocated),
+            other => Err(format!("unknown hold status `{other}`")),
         }
     }
 
@@ -100,6 +101,55 @@ impl fmt::Display for HoldStatus {
             Self::Expired => "EXPIRED",
             Self::Allocated => "ALLOCATED",
         })
+    }
+}
+
+/// How rows are read (`db` stores it with `text_column!`): an unknown value fails the read,
+/// naming it, rather than becoming an active hold.
+impl TryFrom<String> for HoldStatus {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+/// An event as seating knows it: `DRAFT` while a publication sends its seats (nothing can be
+/// held), `ON_SALE` from the request that opens it (or from a first inventory sent without a
+/// publication), `CANCELLED` for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    Draft,
+    OnSale,
+    Cancelled,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::OnSale => "ON_SALE",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for EventStatus {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        match raw.as_str() {
+            "DRAFT" => Ok(Self::Draft),
+            "ON_SALE" => Ok(Self::OnSale),
+            "CANCELLED" => Ok(Self::Cancelled),
+            _ => Err(format!("unknown event status `{raw}`")),
+        }
     }
 }
 
@@ -130,6 +180,21 @@ impl SeatStatus {
             "SOLD" => Ok(Self::Sold),
             _ => Err("must be AVAILABLE, HELD or SOLD".into()),
         }
+    }
+}
+
+impl fmt::Display for SeatStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How rows are read (the status is computed in SQL; `db` reads it with `text_column!`).
+impl TryFrom<String> for SeatStatus {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).map_err(|_| format!("unknown seat status `{raw}`"))
     }
 }
 
@@ -168,6 +233,21 @@ mod tests {
         );
         assert!(HoldTtl::parse(Some(0), default).is_err());
         assert!(HoldTtl::parse(Some(3601), default).is_err());
+    }
+
+    #[test]
+    fn stored_values_that_are_no_status_fail_naming_them() {
+        for err in [
+            HoldStatus::try_from("PENDING".to_owned()).unwrap_err(),
+            EventStatus::try_from("PENDING".to_owned()).unwrap_err(),
+            SeatStatus::try_from("PENDING".to_owned()).unwrap_err(),
+        ] {
+            assert!(err.contains("`PENDING`"), "{err}");
+        }
+        assert_eq!(
+            HoldStatus::try_from("ACTIVE".to_owned()),
+            Ok(HoldStatus::Active)
+        );
     }
 
     #[test]

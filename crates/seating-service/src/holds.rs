@@ -5,11 +5,12 @@ use service_kit::messages::outbox;
 use service_kit::messages::payloads::{SeatingAvailable, SeatingSoldOut};
 use uuid::Uuid;
 
-use crate::api::{HeldSeat, HoldView, Reservation, ReturnRequest, ReturnView};
+use crate::api::{HoldView, Reservation, ReturnRequest, ReturnView};
 use crate::config::SERVICE;
 use crate::db::holds::{self, HoldRow};
+use crate::db::seats::HeldSeatRow;
 use crate::db::{events, seats};
-use crate::domain::HoldStatus;
+use crate::domain::{EventStatus, HoldStatus};
 use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
@@ -35,9 +36,17 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
     let event = events::find(&state.pool, r.event_id)
         .await?
         .ok_or(SeatingError::EventNotFound)?;
-    if event.cancelled() {
+    // A shortcut: the claim itself only matches seats of an event on sale at that instant.
+    if event.status != EventStatus::OnSale {
         return Err(SeatingError::NotOnSale.into());
     }
+    // Only an event cancelled before its inventory has none (the table's CHECK).
+    let currency = event.currency.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "event {} is not cancelled but has no currency",
+            r.event_id
+        ))
+    })?;
     let hold_id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     let expires_at =
@@ -63,17 +72,21 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
         holder_id: r.holder_id,
         status: HoldStatus::Active,
         expires_at,
-        seats: claimed,
-        currency: event.currency,
+        seats: claimed.into_iter().map(Into::into).collect(),
+        currency,
         order_id: None,
     })
 }
 
 /// Why a claim came up short: seats that are not the event's (422), or seats taken (409).
-async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> ApiResult<ApiError> {
+async fn shortfall(
+    state: &AppState,
+    r: &Reservation,
+    claimed: &[HeldSeatRow],
+) -> ApiResult<ApiError> {
     if events::find(&state.pool, r.event_id)
         .await?
-        .is_some_and(|e| e.cancelled())
+        .is_some_and(|e| e.status != EventStatus::OnSale)
     {
         return Ok(SeatingError::NotOnSale.into());
     }
@@ -89,7 +102,7 @@ async fn shortfall(state: &AppState, r: &Reservation, claimed: &[HeldSeat]) -> A
         .seats
         .ids()
         .iter()
-        .filter(|id| !claimed.iter().any(|c| c.seat_id == **id))
+        .filter(|id| !claimed.iter().any(|c| c.id == **id))
         .copied()
         .collect();
     Ok(SeatingError::SeatsTaken(conflicts).into())
@@ -114,9 +127,9 @@ async fn view(db: impl sqlx::PgExecutor<'_>, hold: HoldRow) -> ApiResult<HoldVie
         hold_id: hold.id,
         event_id: hold.event_id,
         holder_id: hold.holder_id,
-        status: hold.status(),
+        status: hold.effective_status(),
         expires_at: hold.expires_at,
-        seats,
+        seats: seats.into_iter().map(Into::into).collect(),
         currency: hold.currency,
         order_id: hold.order_id,
     })
@@ -133,7 +146,7 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
         .ok_or(SeatingError::HoldNotFound)?;
     // The effective status: an active hold past its expiry is expired, and releasing it changes
     // nothing (its seats already block no one).
-    match hold.status() {
+    match hold.effective_status() {
         HoldStatus::Active => {
             holds::set_status(&mut tx, hold_id, HoldStatus::Released).await?;
             seats::free_hold(&mut tx, hold_id).await?;
@@ -171,7 +184,7 @@ pub async fn allocate(state: &AppState, hold_id: Uuid, order_id: Uuid) -> ApiRes
     let hold = holds::lock(&mut tx, hold_id)
         .await?
         .ok_or(SeatingError::HoldNotFound)?;
-    match hold.status() {
+    match hold.effective_status() {
         HoldStatus::Allocated if hold.order_id == Some(order_id) => {
             let view = view(&mut *tx, hold).await?;
             tx.commit().await?;

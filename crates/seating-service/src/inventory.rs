@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use service_kit::messages::outbox;
 use service_kit::messages::payloads::SeatingAvailable;
+use service_kit::money::Currency;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -12,8 +13,9 @@ use crate::api::{
     SectionView,
 };
 use crate::config::SERVICE;
+use crate::db::events::EventRow;
 use crate::db::{events, holds, seats};
-use crate::domain::SeatStatus;
+use crate::domain::{EventStatus, SeatStatus};
 use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
@@ -26,32 +28,51 @@ pub async fn upsert(
     request: InventoryRequest,
 ) -> ApiResult<InventoryView> {
     let inventory = request.validate()?;
-    let currency = inventory.currency.to_string();
+    let currency = inventory.currency;
+    let publication = inventory.publication;
+    // A publication's event waits as a draft until its last request opens it.
+    let initial = if publication.is_some() {
+        EventStatus::Draft
+    } else {
+        EventStatus::OnSale
+    };
     let mut tx = state.pool.begin().await?;
-    let event = events::upsert_locked(&mut tx, event_id, &currency).await?;
+    let event = events::upsert_locked(&mut tx, event_id, currency, initial).await?;
     if event.cancelled() {
         return Err(SeatingError::NotOnSale.into());
     }
-    if event.currency != currency {
+    if let Some(priced_in) = event.currency.filter(|c| *c != currency) {
         return Err(SeatingError::InventoryConflict(format!(
-            "The event's seats are priced in {}, not {currency}.",
-            event.currency
+            "The event's seats are priced in {priced_in}, not {currency}."
         ))
         .into());
     }
-    let matched = seats::upsert(&mut tx, event_id, &inventory.seats).await?;
+    let draft = event.status == EventStatus::Draft;
+    if let (Some(publication), true) = (publication, draft) {
+        seats::clear_replaced_places(&mut tx, event_id, &inventory.seats, publication.id).await?;
+    }
+    let matched = seats::upsert(
+        &mut tx,
+        event_id,
+        &inventory.seats,
+        publication.map(|p| p.id),
+    )
+    .await?;
     if matched.len() < inventory.seats.len() {
         let foreign: Vec<String> = inventory
             .seats
             .iter()
-            .filter(|s| !matched.contains(&s.seat_id))
-            .map(|s| s.seat_id.to_string())
+            .filter(|s| !matched.contains(&s.id))
+            .map(|s| s.id.to_string())
             .collect();
         return Err(SeatingError::InventoryConflict(format!(
             "These seat ids belong to another event: {}",
             foreign.join(", ")
         ))
         .into());
+    }
+    if let Some(publication) = publication.filter(|p| p.open && draft) {
+        open(&mut tx, event_id, publication.id).await?;
     }
     let event = events::recount(&mut tx, event_id).await?;
     if event.sold_out && event.unsold > 0 {
@@ -66,6 +87,22 @@ pub async fn upsert(
         currency: inventory.currency,
         seat_count,
     })
+}
+
+/// Opens a draft for sale on its publication's last request: the seats no request of the
+/// publication sent go first. The event was never open, so none of them can be held or sold;
+/// if one were, the draft stays closed and the request fails (500) rather than sell a seat
+/// catalog no longer has or drop one a buyer has.
+async fn open(conn: &mut PgConnection, event_id: Uuid, publication: Uuid) -> ApiResult<()> {
+    let (removed, left) = seats::remove_unpublished(conn, event_id, publication).await?;
+    if left > 0 {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "draft event {event_id}: {left} seats of another publication are held or sold"
+        )));
+    }
+    events::open(conn, event_id).await?;
+    tracing::info!(%publication, removed, "event opened");
+    Ok(())
 }
 
 /// Handles `event.cancelled`: no hold is taken from now on, and active holds are released.
@@ -86,15 +123,16 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
         .map_err(|m| ApiError::field("status", m))?;
     let event = events::find(&state.pool, query.event_id)
         .await?
+        .filter(EventRow::published)
         .ok_or(SeatingError::EventNotFound)?;
     let rows = seats::list(&state.pool, event.id, status, query.section.as_deref()).await?;
     Ok(SeatList {
         event_id: event.id,
-        currency: event.currency,
+        currency: currency_code(event.currency),
         items: rows
             .into_iter()
             .map(|s| SeatView {
-                status: s.status(),
+                status: s.status,
                 seat_id: s.id,
                 section: s.section,
                 row: s.row,
@@ -109,13 +147,14 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
 pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
     let event = events::find(&state.pool, event_id)
         .await?
+        .filter(EventRow::published)
         .ok_or(SeatingError::EventNotFound)?;
     let rows = seats::list(&state.pool, event_id, None, None).await?;
     let mut counts = BTreeMap::<SeatStatus, i64>::new();
     // Sections in order of first appearance (the list is sorted), rows likewise.
     let mut sections: Vec<SectionView> = Vec::new();
     for seat in rows {
-        let status = seat.status();
+        let status = seat.status;
         *counts.entry(status).or_default() += 1;
         if sections.last().is_none_or(|s| s.section != seat.section) {
             sections.push(SectionView {
@@ -150,10 +189,16 @@ pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
     Ok(SeatMap {
         event_id,
         status: event.public_status().to_owned(),
-        currency: event.currency,
+        currency: currency_code(event.currency),
         available: count(SeatStatus::Available),
         held: count(SeatStatus::Held),
         sold: count(SeatStatus::Sold),
         sections,
     })
+}
+
+/// The event's currency as lists show it: `XXX` (ISO 4217's "no currency") for an event that was
+/// cancelled before any inventory arrived.
+fn currency_code(currency: Option<Currency>) -> String {
+    currency.map_or_else(|| "XXX".to_owned(), |c| c.to_string())
 }

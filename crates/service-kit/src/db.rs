@@ -13,6 +13,71 @@ use sqlx::migrate::{MigrateDatabase, MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
+#[doc(hidden)]
+pub use sqlx as __sqlx;
+
+/// Stores a service's own value type (a status, a type, a role) as `TEXT`, read strictly.
+///
+/// `text_column!(EventStatus)`, in the service's `db` module (its domain stays free of sqlx),
+/// makes `EventStatus` a column type written with its `Display` and read with its
+/// `TryFrom<String>`. A stored value that does not convert fails the row with sqlx's
+/// `ColumnDecode`, whose message names the column and carries the conversion's error, which
+/// should name the value: it becomes the kit's 500 and the value reaches the error log, never the
+/// answer. Nothing is ever defaulted.
+///
+/// (`#[sqlx(try_from = "String")]` on a row field converts the same way, but sqlx 0.8 reports a
+/// failed conversion as "unprintable error", losing the value.)
+#[macro_export]
+macro_rules! text_column {
+    ($ty:ty) => {
+        impl $crate::db::__sqlx::Type<$crate::db::__sqlx::Postgres> for $ty {
+            fn type_info() -> $crate::db::__sqlx::postgres::PgTypeInfo {
+                <::std::string::String as $crate::db::__sqlx::Type<
+                    $crate::db::__sqlx::Postgres,
+                >>::type_info()
+            }
+
+            fn compatible(ty: &$crate::db::__sqlx::postgres::PgTypeInfo) -> bool {
+                <::std::string::String as $crate::db::__sqlx::Type<
+                    $crate::db::__sqlx::Postgres,
+                >>::compatible(ty)
+            }
+        }
+
+        impl $crate::db::__sqlx::postgres::PgHasArrayType for $ty {
+            fn array_type_info() -> $crate::db::__sqlx::postgres::PgTypeInfo {
+                <::std::string::String as $crate::db::__sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl $crate::db::__sqlx::Encode<'_, $crate::db::__sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut $crate::db::__sqlx::postgres::PgArgumentBuffer,
+            ) -> ::std::result::Result<
+                $crate::db::__sqlx::encode::IsNull,
+                $crate::db::__sqlx::error::BoxDynError,
+            > {
+                <::std::string::String as $crate::db::__sqlx::Encode<
+                    $crate::db::__sqlx::Postgres,
+                >>::encode_by_ref(&::std::string::ToString::to_string(self), buf)
+            }
+        }
+
+        impl $crate::db::__sqlx::Decode<'_, $crate::db::__sqlx::Postgres> for $ty {
+            fn decode(
+                value: $crate::db::__sqlx::postgres::PgValueRef<'_>,
+            ) -> ::std::result::Result<Self, $crate::db::__sqlx::error::BoxDynError> {
+                let raw = <::std::string::String as $crate::db::__sqlx::Decode<
+                    $crate::db::__sqlx::Postgres,
+                >>::decode(value)?;
+                <$ty as ::std::convert::TryFrom<::std::string::String>>::try_from(raw)
+                    .map_err(|e| ::std::string::ToString::to_string(&e).into())
+            }
+        }
+    };
+}
+
 /// The kit's own tables.
 pub static KIT_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 

@@ -226,10 +226,16 @@ impl IdempotencyStore {
                 return Err(IdempotencyError::Mismatch);
             }
             if let Some(status) = status {
+                // Only `complete` writes it, from a real status: anything else is a corrupt row,
+                // replayed as nothing else.
                 let status = u16::try_from(status)
                     .ok()
                     .and_then(|s| StatusCode::from_u16(s).ok())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    .ok_or_else(|| sqlx::Error::ColumnDecode {
+                        index: "response_status".into(),
+                        source: format!("stored response status {status} is not an HTTP status")
+                            .into(),
+                    })?;
                 return Ok(Begin::Replay(StoredResponse {
                     status,
                     body: body.unwrap_or_default(),

@@ -258,6 +258,40 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// Stored as its code (`TEXT`). Reading a code that is not one of ours fails the row (sqlx's
+/// `ColumnDecode`, naming the column and the value) instead of passing an unknown currency on.
+impl sqlx::Type<sqlx::Postgres> for Currency {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl sqlx::postgres::PgHasArrayType for Currency {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Currency {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+    }
+}
+
+impl sqlx::Decode<'_, sqlx::Postgres> for Currency {
+    fn decode(value: sqlx::postgres::PgValueRef<'_>) -> Result<Self, sqlx::error::BoxDynError> {
+        let raw = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(Self::parse(raw)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

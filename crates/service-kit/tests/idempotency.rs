@@ -232,3 +232,23 @@ async fn old_keys_are_purged(pool: PgPool) {
         .unwrap();
     assert_eq!(purged, 1);
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_stored_status_that_is_no_http_status_fails_loudly_instead_of_replaying_a_500(
+    pool: PgPool,
+) {
+    let store = store(pool.clone()).await;
+    let print = fingerprint("charge", &json!({}));
+    store.begin("alice", &key("k1"), &print).await.unwrap();
+    store
+        .complete("alice", &key("k1"), &created("{}"))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE idempotency_keys SET response_status = 42")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = store.begin("alice", &key("k1"), &print).await.unwrap_err();
+    assert!(matches!(err, IdempotencyError::Db(_)));
+    assert!(err.to_string().contains("42"), "{err}");
+}

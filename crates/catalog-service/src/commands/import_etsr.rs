@@ -29,13 +29,13 @@ use anyhow::Context;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
-use crate::api::SeatDef;
 use crate::db::events::{EventFields, EventRow};
-use crate::db::{events, seats};
-use crate::domain::{EventStatus, EventType, slug_for};
+use crate::db::venues::LegacyVenue;
+use crate::db::{events, seats, venues};
+use crate::domain::{EventStatus, EventType, SeatDef, slug_for};
 use crate::state::AppState;
 
 /// Imported events belong to no organizer account: admins manage them.
@@ -208,18 +208,16 @@ async fn import_venues(
             report.reject("missing name or city, or capacity not a positive number");
             continue;
         };
-        let (id, inserted): (Uuid, bool) = sqlx::query_as(
-            "INSERT INTO venues (id, name, city, capacity, legacy_id) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (legacy_id) DO UPDATE
-                SET name = EXCLUDED.name, city = EXCLUDED.city, capacity = EXCLUDED.capacity, updated_at = now()
-             RETURNING id, (xmax = 0)",
+        let (id, inserted) = venues::upsert_legacy(
+            &state.pool,
+            &LegacyVenue {
+                id: Uuid::now_v7(),
+                name: row.name.trim(),
+                city: row.city.trim(),
+                capacity,
+                legacy_id: &format!("etsr:venue:{}", row.venue_id.trim()),
+            },
         )
-        .bind(Uuid::now_v7())
-        .bind(row.name.trim())
-        .bind(row.city.trim())
-        .bind(capacity)
-        .bind(format!("etsr:venue:{}", row.venue_id.trim()))
-        .fetch_one(&state.pool)
         .await?;
         count(report, inserted);
         ids.insert(row.venue_id.trim().to_owned(), id);
@@ -282,6 +280,7 @@ async fn import_events(
     venues: &HashMap<String, Uuid>,
     report: &mut FileReport,
 ) -> anyhow::Result<HashMap<String, Uuid>> {
+    let currency = Currency::parse(CURRENCY).map_err(anyhow::Error::msg)?;
     let mut ids = HashMap::new();
     for row in read::<EventCsv>(dir, "etsr_events.csv", report)? {
         let Some(venue_id) = venues.get(row.venue_id.trim()).copied() else {
@@ -330,7 +329,7 @@ async fn import_events(
                 event_type,
                 status,
                 starts_at,
-                currency: CURRENCY,
+                currency,
                 base_price,
                 description: None,
                 venue_id,
@@ -398,11 +397,7 @@ async fn import_seats(
     for (event_id, rows) in by_event {
         let legacy: Vec<String> = rows.iter().map(|(l, _)| l.clone()).collect();
         let defs: Vec<SeatDef> = rows.into_iter().map(|(_, d)| d).collect();
-        let existing: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM seats WHERE legacy_id = ANY($1)")
-                .bind(&legacy)
-                .fetch_one(&state.pool)
-                .await?;
+        let existing = seats::count_legacy(&state.pool, &legacy).await?;
         let ids: Vec<Uuid> = defs.iter().map(|_| Uuid::now_v7()).collect();
         let written =
             seats::insert_batch(&state.pool, event_id, &ids, &defs, Some(&legacy)).await?;
@@ -446,7 +441,7 @@ async fn push_published(
         let Some(event): Option<EventRow> = events::find(&state.pool, *id).await? else {
             continue;
         };
-        match event.status() {
+        match event.status {
             EventStatus::OnSale => {}
             EventStatus::SoldOut => {
                 report.sold_out_not_pushed += 1;
@@ -454,13 +449,12 @@ async fn push_published(
             }
             _ => continue,
         }
-        let (offered, held_back): (Vec<_>, Vec<_>) = seats::list_with_legacy(&state.pool, event.id)
+        let (offered, held_back): (Vec<_>, Vec<_>) = seats::list(&state.pool, event.id)
             .await?
             .into_iter()
-            .partition(|(_, legacy)| legacy.as_ref().is_none_or(|l| !sold.contains(l)));
+            .partition(|seat| seat.legacy_id.as_ref().is_none_or(|l| !sold.contains(l)));
         report.sold_seats_held_back += held_back.len() as u64;
-        let offered: Vec<_> = offered.into_iter().map(|(seat, _)| seat).collect();
-        match crate::events::push_seats(state, &event, &offered).await {
+        match crate::events::open_in_seating(state, &event, &offered).await {
             Ok(()) => {
                 report.pushed_events += 1;
                 report.pushed_seats += offered.len() as u64;

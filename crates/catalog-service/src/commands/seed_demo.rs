@@ -14,11 +14,13 @@ use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
-use crate::db::events;
-use crate::domain::{EventStatus, EventType, row_name, slug_for};
+use crate::db::events::{self, EventFields};
+use crate::db::seats::{self, PlacedSeat};
+use crate::db::venues::{self, LegacyVenue};
+use crate::domain::{EventStatus, EventType, SeatDef, row_name, slug_for};
 use crate::state::AppState;
 
 #[derive(Debug, Clone)]
@@ -229,28 +231,24 @@ async fn write_venues(
             city: CITIES.choose(rng).unwrap_or(&"Lisbon"),
         })
         .collect();
-    let ids: Vec<Uuid> = venues.iter().map(|v| v.id).collect();
-    let names: Vec<&str> = venues.iter().map(|v| v.name.as_str()).collect();
-    let cities: Vec<&str> = venues.iter().map(|v| v.city).collect();
     let legacy: Vec<String> = (0..venues.len())
         .map(|i| format!("demo:{}:venue:{i}", options.seed))
         .collect();
     let capacity = i32::try_from(options.seats_per_event)
         .unwrap_or(i32::MAX)
         .max(1);
-    sqlx::query(
-        "INSERT INTO venues (id, name, city, capacity, legacy_id)
-         SELECT id, name, city, $4, legacy_id FROM unnest($1::uuid[], $2::text[], $3::text[], $5::text[])
-             AS v(id, name, city, legacy_id)
-         ON CONFLICT (legacy_id) DO NOTHING",
-    )
-    .bind(&ids)
-    .bind(&names)
-    .bind(&cities)
-    .bind(capacity)
-    .bind(&legacy)
-    .execute(&state.pool)
-    .await?;
+    let rows: Vec<LegacyVenue<'_>> = venues
+        .iter()
+        .zip(&legacy)
+        .map(|(v, legacy_id)| LegacyVenue {
+            id: v.id,
+            name: &v.name,
+            city: v.city,
+            capacity,
+            legacy_id,
+        })
+        .collect();
+    venues::insert_legacy_batch(&state.pool, &rows).await?;
     Ok(venues)
 }
 
@@ -292,44 +290,38 @@ async fn write_events(
     venues: &[Venue],
     events: &[Show],
 ) -> anyhow::Result<()> {
+    let currency = Currency::parse(CURRENCY).map_err(anyhow::Error::msg)?;
     for (batch_no, batch) in events.chunks(1_000).enumerate() {
-        let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
-        let titles: Vec<&str> = batch.iter().map(|e| e.title.as_str()).collect();
         let slugs: Vec<String> = batch.iter().map(|e| slug_for(&e.title, e.id)).collect();
-        let types: Vec<&str> = batch.iter().map(|e| e.event_type.as_str()).collect();
-        let starts: Vec<DateTime<Utc>> = batch.iter().map(|e| e.starts_at).collect();
-        let prices: Vec<Money> = batch.iter().map(|e| e.base_price).collect();
-        let venue_ids: Vec<Uuid> = batch.iter().map(|e| venues[e.venue].id).collect();
         let legacy: Vec<String> = (0..batch.len())
             .map(|i| format!("demo:{}:event:{}", options.seed, batch_no * 1_000 + i))
             .collect();
-        sqlx::query(
-            "INSERT INTO events (id, title, slug, event_type, status, starts_at, currency, base_price,
-                                 venue_id, organizer_id, seat_count, legacy_id)
-             SELECT id, title, slug, event_type, 'DRAFT', starts_at, $9, base_price, venue_id, $10, 0, legacy_id
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                         $6::numeric[], $7::uuid[], $8::text[])
-                  AS e(id, title, slug, event_type, starts_at, base_price, venue_id, legacy_id)
-             ON CONFLICT (legacy_id) DO NOTHING",
-        )
-        .bind(&ids)
-        .bind(&titles)
-        .bind(&slugs)
-        .bind(&types)
-        .bind(&starts)
-        .bind(&prices)
-        .bind(&venue_ids)
-        .bind(&legacy)
-        .bind(CURRENCY)
-        .bind(super::import_etsr::IMPORT_ORGANIZER)
-        .execute(&state.pool)
-        .await?;
+        let rows: Vec<EventFields<'_>> = batch
+            .iter()
+            .zip(&slugs)
+            .zip(&legacy)
+            .map(|((e, slug), legacy_id)| EventFields {
+                id: e.id,
+                title: &e.title,
+                slug,
+                event_type: e.event_type,
+                status: EventStatus::Draft,
+                starts_at: e.starts_at,
+                currency,
+                base_price: e.base_price,
+                description: None,
+                venue_id: venues[e.venue].id,
+                organizer_id: super::import_etsr::IMPORT_ORGANIZER,
+                legacy_id: Some(legacy_id),
+            })
+            .collect();
+        events::insert_legacy_batch(&state.pool, &rows).await?;
     }
     Ok(())
 }
 
 /// The seat map of one event: sections by tier, rows of up to 20.
-fn seat_map(event: &Show, seats: usize) -> Vec<(String, String, i32, Money)> {
+fn seat_map(event: &Show, seats: usize) -> Vec<SeatDef> {
     let mut map = Vec::with_capacity(seats);
     let mut remaining = seats;
     for (i, (section, percent, share)) in SECTIONS.iter().enumerate() {
@@ -341,12 +333,12 @@ fn seat_map(event: &Show, seats: usize) -> Vec<(String, String, i32, Money)> {
         remaining -= count;
         let price = event.base_price.percent_half_up(*percent);
         for n in 0..count {
-            map.push((
-                (*section).to_owned(),
-                row_name(n / 20),
-                i32::try_from(n % 20 + 1).unwrap_or(1),
+            map.push(SeatDef {
+                section: (*section).to_owned(),
+                row: row_name(n / 20),
+                number: i32::try_from(n % 20 + 1).unwrap_or(1),
                 price,
-            ));
+            });
         }
     }
     map
@@ -361,55 +353,40 @@ async fn write_seats(
     // About 20 000 seats per statement.
     let per_batch = (20_000 / options.seats_per_event.max(1)).max(1);
     for batch in events.chunks(per_batch) {
-        let (mut ids, mut event_ids, mut sections, mut rows, mut numbers, mut prices) = (
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-        );
-        for event in batch {
-            for (section, row, number, price) in seat_map(event, options.seats_per_event) {
+        let maps: Vec<(Uuid, Vec<SeatDef>)> = batch
+            .iter()
+            .map(|event| (event.id, seat_map(event, options.seats_per_event)))
+            .collect();
+        let mut seats = Vec::new();
+        for (event_id, map) in &maps {
+            for seat in map {
                 // Seat ids derive from the event's, so re-runs keep them.
-                let mut bytes = *event.id.as_bytes();
-                let n = u32::try_from(ids.len() % 1_000_000)
+                let mut bytes = *event_id.as_bytes();
+                let n = u32::try_from(seats.len() % 1_000_000)
                     .unwrap_or(0)
                     .to_be_bytes();
                 bytes[12..16].copy_from_slice(&n);
-                ids.push(Uuid::from_bytes(bytes));
-                event_ids.push(event.id);
-                sections.push(section);
-                rows.push(row);
-                numbers.push(number);
-                prices.push(price);
+                seats.push(PlacedSeat {
+                    id: Uuid::from_bytes(bytes),
+                    event_id: *event_id,
+                    seat,
+                });
             }
         }
-        total += ids.len();
-        sqlx::query(
-            "INSERT INTO seats (id, event_id, section, row, number, price)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&ids)
-        .bind(&event_ids)
-        .bind(&sections)
-        .bind(&rows)
-        .bind(&numbers)
-        .bind(&prices)
-        .execute(&state.pool)
-        .await?;
+        total += seats.len();
+        seats::insert_placed_batch(&state.pool, &seats).await?;
         let batch_ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
-        sqlx::query("UPDATE events SET seat_count = $2 WHERE id = ANY($1)")
-            .bind(&batch_ids)
-            .bind(i32::try_from(options.seats_per_event).unwrap_or(i32::MAX))
-            .execute(&state.pool)
-            .await?;
+        events::set_seat_counts(
+            &state.pool,
+            &batch_ids,
+            i32::try_from(options.seats_per_event).unwrap_or(i32::MAX),
+        )
+        .await?;
     }
     Ok(total)
 }
 
-/// Pushes each draft's seats to seating and puts it on sale, eight events at a time.
+/// Publishes each draft as the API does (`events::publish_event`), eight events at a time.
 async fn publish_all(state: &AppState, generated: &[Show]) -> anyhow::Result<usize> {
     // The ids first: a stream over a borrowing iterator makes the future not `Send`.
     let ids: Vec<Uuid> = generated.iter().map(|e| e.id).collect();
@@ -418,16 +395,14 @@ async fn publish_all(state: &AppState, generated: &[Show]) -> anyhow::Result<usi
             let Some(event) = events::find(&state.pool, id).await? else {
                 return Ok(false);
             };
-            if event.status() != EventStatus::Draft {
+            if event.status != EventStatus::Draft {
                 return Ok(false);
             }
-            crate::events::push_inventory(state, &event)
+            // The command's operator may publish any event.
+            crate::events::publish_event(state, id, Ok)
                 .await
                 .map_err(|e| anyhow::anyhow!("publishing {id}: {e}"))?;
-            Ok(
-                events::transition(&state.pool, id, &[EventStatus::Draft], EventStatus::OnSale)
-                    .await?,
-            )
+            Ok(true)
         })
         .buffer_unordered(8)
         .collect()
@@ -478,11 +453,12 @@ mod tests {
         };
         let map = seat_map(&event, 120);
         assert_eq!(map.len(), 120);
-        let vip = map.iter().find(|s| s.0 == "VIP").unwrap();
-        let balcony = map.iter().find(|s| s.0 == "Balcony").unwrap();
-        assert_eq!(vip.3, Money::parse("72.00").unwrap());
-        assert_eq!(balcony.3, Money::parse("20.00").unwrap());
-        let places: std::collections::HashSet<_> = map.iter().map(|s| (&s.0, &s.1, s.2)).collect();
+        let vip = map.iter().find(|s| s.section == "VIP").unwrap();
+        let balcony = map.iter().find(|s| s.section == "Balcony").unwrap();
+        assert_eq!(vip.price, Money::parse("72.00").unwrap());
+        assert_eq!(balcony.price, Money::parse("20.00").unwrap());
+        let places: std::collections::HashSet<_> =
+            map.iter().map(|s| (&s.section, &s.row, s.number)).collect();
         assert_eq!(places.len(), 120);
     }
 }

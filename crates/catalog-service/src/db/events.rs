@@ -1,9 +1,11 @@
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::api::{EventFilter, EventView, Paging, VenueRef};
+use super::Slice;
 use crate::domain::{EventStatus, EventType};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -11,10 +13,10 @@ pub struct EventRow {
     pub id: Uuid,
     pub title: String,
     pub slug: String,
-    pub event_type: String,
-    pub status: String,
+    pub event_type: EventType,
+    pub status: EventStatus,
     pub starts_at: DateTime<Utc>,
-    pub currency: String,
+    pub currency: Currency,
     pub base_price: Money,
     pub description: Option<String>,
     pub venue_id: Uuid,
@@ -26,39 +28,6 @@ pub struct EventRow {
     pub legacy_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl EventRow {
-    pub fn status(&self) -> EventStatus {
-        EventStatus::parse(&self.status).unwrap_or(EventStatus::Draft)
-    }
-}
-
-impl From<EventRow> for EventView {
-    fn from(e: EventRow) -> Self {
-        Self {
-            status: e.status(),
-            event_type: EventType::parse(&e.event_type).unwrap_or(EventType::Other),
-            id: e.id,
-            title: e.title,
-            slug: e.slug,
-            starts_at: e.starts_at,
-            currency: e.currency,
-            base_price: e.base_price,
-            description: e.description,
-            venue: VenueRef {
-                id: e.venue_id,
-                name: e.venue_name,
-                city: e.venue_city,
-            },
-            organizer_id: e.organizer_id,
-            seat_count: e.seat_count,
-            cancel_reason: e.cancel_reason,
-            legacy_id: e.legacy_id,
-            created_at: e.created_at,
-            updated_at: e.updated_at,
-        }
-    }
 }
 
 const SELECT: &str =
@@ -75,7 +44,7 @@ pub struct EventFields<'a> {
     pub event_type: EventType,
     pub status: EventStatus,
     pub starts_at: DateTime<Utc>,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub base_price: Money,
     pub description: Option<&'a str>,
     pub venue_id: Uuid,
@@ -109,6 +78,48 @@ pub async fn upsert(db: impl PgExecutor<'_>, e: &EventFields<'_>) -> sqlx::Resul
     .bind(e.legacy_id)
     .fetch_one(db)
     .await
+}
+
+/// Inserts the events in one statement; those whose legacy id exists already are left alone.
+pub async fn insert_legacy_batch(
+    db: impl PgExecutor<'_>,
+    events: &[EventFields<'_>],
+) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let titles: Vec<&str> = events.iter().map(|e| e.title).collect();
+    let slugs: Vec<&str> = events.iter().map(|e| e.slug).collect();
+    let types: Vec<EventType> = events.iter().map(|e| e.event_type).collect();
+    let statuses: Vec<EventStatus> = events.iter().map(|e| e.status).collect();
+    let starts: Vec<DateTime<Utc>> = events.iter().map(|e| e.starts_at).collect();
+    let currencies: Vec<Currency> = events.iter().map(|e| e.currency).collect();
+    let prices: Vec<Money> = events.iter().map(|e| e.base_price).collect();
+    let descriptions: Vec<Option<&str>> = events.iter().map(|e| e.description).collect();
+    let venues: Vec<Uuid> = events.iter().map(|e| e.venue_id).collect();
+    let organizers: Vec<Uuid> = events.iter().map(|e| e.organizer_id).collect();
+    let legacy: Vec<Option<&str>> = events.iter().map(|e| e.legacy_id).collect();
+    let done = sqlx::query(
+        "INSERT INTO events (id, title, slug, event_type, status, starts_at, currency, base_price,
+                             description, venue_id, organizer_id, legacy_id)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::timestamptz[], $7::text[], $8::numeric[], $9::text[],
+                              $10::uuid[], $11::uuid[], $12::text[])
+         ON CONFLICT (legacy_id) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&titles)
+    .bind(&slugs)
+    .bind(&types)
+    .bind(&statuses)
+    .bind(&starts)
+    .bind(&currencies)
+    .bind(&prices)
+    .bind(&descriptions)
+    .bind(&venues)
+    .bind(&organizers)
+    .bind(&legacy)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<EventRow>> {
@@ -174,9 +185,11 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
+/// Cancels the event; a publication in progress ends with it (it will not put it on sale).
 pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE events SET status = 'CANCELLED', cancel_reason = $2, updated_at = now()
+        "UPDATE events SET status = 'CANCELLED', cancel_reason = $2, updated_at = now(),
+                           publication_id = NULL, publication_started_at = NULL
          WHERE id = $1 AND status <> 'CANCELLED'",
     )
     .bind(id)
@@ -186,13 +199,125 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
     Ok(done.rows_affected() == 1)
 }
 
+/// How long a publication keeps the event to itself after it started or last sent seats: far
+/// longer than one request to seating takes (with the client's timeout and retries), short
+/// enough that a publication whose process died is taken over soon.
+pub const PUBLICATION_LEASE: Duration = Duration::from_secs(120);
+
+/// Records `publication` as the event's (the row is locked by the caller), unless another one
+/// holds it (its lease has not run out): then false.
+pub async fn begin_publication(
+    conn: &mut PgConnection,
+    id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET publication_id = $2, publication_started_at = now()
+         WHERE id = $1 AND status = 'DRAFT'
+           AND (publication_id IS NULL OR publication_started_at <= now() - $3)",
+    )
+    .bind(id)
+    .bind(publication)
+    .bind(PUBLICATION_LEASE)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether a publication holds the event (its lease has not run out).
+pub async fn publication_in_progress(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let held: Option<bool> =
+        sqlx::query_scalar("SELECT publication_started_at > now() - $2 FROM events WHERE id = $1")
+            .bind(id)
+            .bind(PUBLICATION_LEASE)
+            .fetch_optional(db)
+            .await?
+            .flatten();
+    Ok(held == Some(true))
+}
+
+/// Renews the lease of `publication`; false when it no longer holds the event (cancelled, or
+/// taken over after its lease ran out).
+pub async fn renew_publication(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET publication_started_at = now()
+         WHERE id = $1 AND status = 'DRAFT' AND publication_id = $2",
+    )
+    .bind(id)
+    .bind(publication)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts the draft on sale and ends `publication`; false when it no longer holds the draft.
+pub async fn finish_publication(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET status = 'ON_SALE', publication_id = NULL,
+                           publication_started_at = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'DRAFT' AND publication_id = $2",
+    )
+    .bind(id)
+    .bind(publication)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets the event's publication: `Some(id)` only that one (it failed, and a retry need not
+/// wait for its lease), `None` whichever (one whose lease ran out, before the seats change).
+pub async fn clear_publication(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    publication: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE events SET publication_id = NULL, publication_started_at = NULL
+         WHERE id = $1 AND publication_id = COALESCE($2, publication_id)",
+    )
+    .bind(id)
+    .bind(publication)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_seat_count(db: impl PgExecutor<'_>, id: Uuid, count: i32) -> sqlx::Result<()> {
-    sqlx::query("UPDATE events SET seat_count = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
+    set_seat_counts(db, &[id], count).await
+}
+
+/// The same seat count for several events.
+pub async fn set_seat_counts(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    count: i32,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE events SET seat_count = $2, updated_at = now() WHERE id = ANY($1)")
+        .bind(ids)
         .bind(count)
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// A validated event search; `None` matches everything.
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    pub city: Option<String>,
+    pub event_type: Option<EventType>,
+    pub status: Option<EventStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub q: Option<String>,
+    pub venue_id: Option<Uuid>,
 }
 
 /// Who is asking, for the draft rule.
@@ -208,15 +333,15 @@ pub async fn list(
     pool: &PgPool,
     filter: &EventFilter,
     audience: Audience,
-    paging: Paging,
+    slice: Slice,
 ) -> sqlx::Result<(Vec<EventRow>, i64)> {
     let mut query = QueryBuilder::new(SELECT);
     push_filter(&mut query, filter, audience);
     query
         .push(" ORDER BY e.starts_at, e.id LIMIT ")
-        .push_bind(paging.limit)
+        .push_bind(slice.limit)
         .push(" OFFSET ")
-        .push_bind(paging.offset());
+        .push_bind(slice.offset);
     let rows = query.build_query_as().fetch_all(pool).await?;
     let mut count =
         QueryBuilder::new("SELECT count(*) FROM events e JOIN venues v ON v.id = e.venue_id");

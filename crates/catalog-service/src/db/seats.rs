@@ -2,7 +2,19 @@ use service_kit::money::Money;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::api::{SeatDef, SeatView};
+use crate::domain::SeatDef;
+
+/// A seat of the catalogue.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SeatRow {
+    pub id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+    /// Its id in the original system, for imported seats.
+    pub legacy_id: Option<String>,
+}
 
 /// Replaces the event's seats (drafts only). A place (section, row, number) that stays keeps its
 /// seat id, so seating, which may already have the seats from a publish that failed half-way,
@@ -80,55 +92,58 @@ pub async fn insert_batch(
     Ok(done.rows_affected())
 }
 
-pub async fn list(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<Vec<SeatView>> {
-    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
-        "SELECT id, section, row, number, price FROM seats WHERE event_id = $1
-         ORDER BY section, length(row), row, number",
-    )
-    .bind(event_id)
-    .fetch_all(db)
-    .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|(seat_id, section, row, number, price)| SeatView {
-                seat_id,
-                section,
-                row,
-                number,
-                price,
-            })
-            .collect()
-    })
+/// A seat to write with its id and event (the demo generator's, across events).
+pub struct PlacedSeat<'a> {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub seat: &'a SeatDef,
 }
 
-/// The event's seats with their legacy ids (imported seats).
-pub async fn list_with_legacy(
+/// Inserts the seats in one statement; ids that exist already are left alone.
+pub async fn insert_placed_batch(
     db: impl PgExecutor<'_>,
-    event_id: Uuid,
-) -> sqlx::Result<Vec<(SeatView, Option<String>)>> {
-    sqlx::query_as::<_, (Uuid, String, String, i32, Money, Option<String>)>(
+    seats: &[PlacedSeat<'_>],
+) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
+    let events: Vec<Uuid> = seats.iter().map(|s| s.event_id).collect();
+    let sections: Vec<&str> = seats.iter().map(|s| s.seat.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.seat.row.as_str()).collect();
+    let numbers: Vec<i32> = seats.iter().map(|s| s.seat.number).collect();
+    let prices: Vec<Money> = seats.iter().map(|s| s.seat.price).collect();
+    let done = sqlx::query(
+        "INSERT INTO seats (id, event_id, section, row, number, price)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[],
+                              $6::numeric[])
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&events)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(&prices)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The event's seats in map order.
+pub async fn list(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<Vec<SeatRow>> {
+    sqlx::query_as(
         "SELECT id, section, row, number, price, legacy_id FROM seats WHERE event_id = $1
          ORDER BY section, length(row), row, number",
     )
     .bind(event_id)
     .fetch_all(db)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|(seat_id, section, row, number, price, legacy)| {
-                (
-                    SeatView {
-                        seat_id,
-                        section,
-                        row,
-                        number,
-                        price,
-                    },
-                    legacy,
-                )
-            })
-            .collect()
-    })
+}
+
+/// How many of these legacy ids are imported already.
+pub async fn count_legacy(db: impl PgExecutor<'_>, legacy_ids: &[String]) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM seats WHERE legacy_id = ANY($1)")
+        .bind(legacy_ids)
+        .fetch_one(db)
+        .await
 }
 
 pub async fn count(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<i64> {

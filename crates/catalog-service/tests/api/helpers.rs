@@ -1,21 +1,36 @@
 //! The fleet a catalog test needs. catalog-service uses the test's fresh database; seating-service
 //! runs beside it in the same database under its own schema (both have `events` and `seats`
 //! tables), so each test still starts from nothing and leaves nothing behind; user-service shares
-//! a database with the other services' tests (accounts there have unique e-mails).
+//! a database with the other services' tests (accounts there have unique e-mails). Catalog
+//! reaches seating through a [`SeatingProxy`], which forwards everything unless a test tells it
+//! to slow down, hold back or fail inventory requests.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use chrono::{Duration, Utc};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::IntoResponse;
+
+use chrono::Utc;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use service_kit::messages::outbox::Relay;
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use test_support::{UserService, env, listener, serve_on};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 pub struct TestApp {
     pub address: String,
+    /// The real seating-service (tests call it directly).
     pub seating: String,
+    /// What catalog calls seating through.
+    pub proxy: SeatingProxy,
     pub users: UserService,
     pub http: reqwest::Client,
     pub pool: PgPool,
@@ -31,6 +46,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
+        Self::start(pool, vars, None).await
+    }
+
+    /// Catalog with a pool of `connections` connections on the test's database, which waits at
+    /// most a second for one (a request that waits longer fails).
+    pub async fn spawn_with_pool_size(pool: PgPool, connections: u32) -> Self {
+        Self::start(pool, &[], Some(connections)).await
+    }
+
+    async fn start(pool: PgPool, vars: &[(&str, &str)], connections: Option<u32>) -> Self {
         let users = UserService::start(&pool).await;
 
         // seating-service in schema `seating` of the test database.
@@ -44,9 +69,10 @@ impl TestApp {
 
         let (seating_listener, seating) = listener().await;
         let (catalog_listener, address) = listener().await;
+        let proxy = SeatingProxy::start(&seating).await;
         let mut vars_map: HashMap<String, String> = HashMap::from([
             ("USER_SERVICE_URL".into(), users.url.clone()),
-            ("SEATING_SERVICE_URL".into(), seating.clone()),
+            ("SEATING_SERVICE_URL".into(), proxy.address.clone()),
             ("CATALOG_SERVICE_URL".into(), address.clone()),
         ]);
         vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
@@ -58,9 +84,20 @@ impl TestApp {
         .unwrap();
         serve_on(seating_listener, seating_app.router);
 
+        let catalog_pool = match connections {
+            None => pool.clone(),
+            Some(n) => PgPoolOptions::new()
+                .max_connections(n)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(1))
+                .idle_timeout(Duration::from_millis(100))
+                .connect_with((*pool.connect_options()).clone())
+                .await
+                .unwrap(),
+        };
         let app = service_kit::app::build::<catalog_service::startup::Catalog>(
             env(vars_map),
-            pool.clone(),
+            catalog_pool,
         )
         .await
         .unwrap();
@@ -69,6 +106,7 @@ impl TestApp {
         Self {
             address,
             seating,
+            proxy,
             http: reqwest::Client::new(),
             pool,
             service_token: users.service_token("order-service").await,
@@ -204,6 +242,67 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn put_seats(&self, token: &str, event: Uuid, body: &Value) -> Response {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/v1/events/{event}/seats"),
+            Some(body),
+            Some(token),
+        )
+        .await
+    }
+
+    /// The event's seats as catalog lists them: their ids, in map order.
+    pub async fn seat_ids(&self, event: Uuid, token: Option<&str>) -> Vec<Uuid> {
+        let seats: Value = self
+            .get(&format!("/v1/events/{event}/seats"), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        seats["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["seatId"].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// The event's seats as seating lists them: (seat id, row), or the answer's status when it
+    /// has none to show.
+    pub async fn seating_seats(&self, event: Uuid) -> Result<Vec<(Uuid, String)>, StatusCode> {
+        let response = self
+            .http
+            .get(format!("{}/v1/seats?eventId={event}", self.seating))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != StatusCode::OK {
+            return Err(response.status());
+        }
+        let list: Value = response.json().await.unwrap();
+        Ok(list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["seatId"].as_str().unwrap().parse().unwrap(),
+                    s["row"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect())
+    }
+
+    /// A reserve of `seats` in seating, with a service token.
+    pub async fn seating_reserve(&self, event: Uuid, seats: &[Uuid]) -> Response {
+        self.seating_post(
+            "/v1/seats/reserve",
+            &json!({"eventId": event, "seatIds": seats, "holderId": Uuid::now_v7()}),
+        )
+        .await
+    }
+
     pub async fn seating_post(&self, path: &str, body: &Value) -> Response {
         self.http
             .post(format!("{}{path}", self.seating))
@@ -228,7 +327,7 @@ pub fn event_body(venue: Uuid, title: &str, event_type: &str, days: i64) -> Valu
         "title": title,
         "eventType": event_type,
         "venueId": venue,
-        "startsAt": (Utc::now() + Duration::days(days)).to_rfc3339(),
+        "startsAt": (Utc::now() + chrono::Duration::days(days)).to_rfc3339(),
         "currency": "EUR",
         "basePrice": "40.00",
         "description": "A test event",
@@ -244,4 +343,117 @@ pub fn ids(page: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Stands between catalog and seating: forwards every request to seating, and lets a test slow
+/// down inventory requests (`PUT /v1/events/{id}/inventory`), hold them at a gate, or fail the
+/// ones that open an event (`"open": true`) with 503, as a seating in trouble would answer.
+#[derive(Clone)]
+pub struct SeatingProxy {
+    pub address: String,
+    seating: String,
+    http: reqwest::Client,
+    delay_ms: Arc<AtomicU64>,
+    fail_open: Arc<AtomicBool>,
+    gate: Arc<watch::Sender<bool>>,
+    inventories: Arc<AtomicUsize>,
+}
+
+impl SeatingProxy {
+    async fn start(seating: &str) -> Self {
+        let (gate, _) = watch::channel(true);
+        let (listener, address) = listener().await;
+        let proxy = Self {
+            address,
+            seating: seating.to_owned(),
+            http: reqwest::Client::new(),
+            delay_ms: Arc::default(),
+            fail_open: Arc::default(),
+            gate: Arc::new(gate),
+            inventories: Arc::default(),
+        };
+        let router = axum::Router::new()
+            .fallback(forward)
+            .with_state(proxy.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        proxy
+    }
+
+    /// Every inventory request waits this long before it goes on.
+    pub fn delay_inventories(&self, delay: Duration) {
+        self.delay_ms
+            .store(u64::try_from(delay.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+
+    /// While set, a request that would open an event answers 503 without reaching seating.
+    pub fn fail_opening(&self, failing: bool) {
+        self.fail_open.store(failing, Ordering::SeqCst);
+    }
+
+    /// While closed, inventory requests wait (after being counted).
+    pub fn hold_inventories(&self, held: bool) {
+        self.gate.send_replace(!held);
+    }
+
+    /// Inventory requests received so far.
+    pub fn inventories(&self) -> usize {
+        self.inventories.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` inventory requests have arrived.
+    pub async fn wait_for_inventories(&self, n: usize) {
+        for _ in 0..500 {
+            if self.inventories() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{n} inventory requests never arrived");
+    }
+}
+
+async fn forward(
+    State(proxy): State<SeatingProxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    if method == Method::PUT && uri.path().ends_with("/inventory") {
+        proxy.inventories.fetch_add(1, Ordering::SeqCst);
+        let delay = proxy.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        let mut gate = proxy.gate.subscribe();
+        gate.wait_for(|open| *open).await.unwrap();
+        let opens = serde_json::from_slice::<Value>(&body).is_ok_and(|b| b["open"] == true);
+        if opens && proxy.fail_open.load(Ordering::SeqCst) {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("content-type", "application/problem+json")],
+                r#"{"type":"about:blank","title":"Service Unavailable","status":503}"#,
+            )
+                .into_response();
+        }
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = proxy
+        .http
+        .request(method, format!("{}{path}", proxy.seating))
+        .body(body);
+    for name in ["authorization", "content-type", "x-request-id"] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value);
+        }
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .cloned()
+        .unwrap_or(axum::http::HeaderValue::from_static("application/json"));
+    let bytes = answer.bytes().await.unwrap();
+    (status, [("content-type", content_type)], bytes).into_response()
 }

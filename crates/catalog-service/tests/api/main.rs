@@ -7,5 +7,7 @@ mod helpers;
 
 mod events;
 mod import;
+mod publications;
 mod publishing;
+mod stored_values;
 mod venues;

@@ -6,3 +6,6 @@
 pub mod attempts;
 pub mod payments;
 pub mod refunds;
+
+// Read strictly: an unknown stored status fails the row, naming it (a 500), never a default.
+service_kit::text_column!(crate::domain::PaymentStatus);

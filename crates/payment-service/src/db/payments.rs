@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -15,9 +15,8 @@ pub struct PaymentRow {
     pub request_fingerprint: Vec<u8>,
     pub amount: Money,
     pub refunded_amount: Money,
-    pub currency: String,
+    pub currency: Currency,
     pub method: String,
-    #[sqlx(try_from = "String")]
     pub status: PaymentStatus,
     pub gateway: String,
     pub gateway_reference: Option<String>,
@@ -40,7 +39,7 @@ pub struct NewPayment<'a> {
     pub key: &'a str,
     pub fingerprint: &'a [u8],
     pub amount: Money,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub method: &'a str,
     pub gateway: &'a str,
 }

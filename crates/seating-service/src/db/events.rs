@@ -1,18 +1,27 @@
+use service_kit::money::Currency;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
+
+use crate::domain::EventStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub id: Uuid,
-    pub currency: String,
-    pub status: String,
+    /// `None` only for an event cancelled before any inventory arrived.
+    pub currency: Option<Currency>,
+    pub status: EventStatus,
     pub unsold: i32,
     pub sold_out: bool,
 }
 
 impl EventRow {
     pub fn cancelled(&self) -> bool {
-        self.status == "CANCELLED"
+        self.status == EventStatus::Cancelled
+    }
+
+    /// Whether buyers may see its seats: not while a publication is still sending them.
+    pub fn published(&self) -> bool {
+        self.status != EventStatus::Draft
     }
 
     /// As catalog names it: ON_SALE, SOLD_OUT or CANCELLED.
@@ -47,22 +56,35 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Even
     .await
 }
 
-/// Creates the event on its first inventory; locks its row either way for the rest of the
-/// transaction.
+/// Creates the event on its first inventory, in status `initial`; locks its row either way for
+/// the rest of the transaction (an existing event keeps its status).
 pub async fn upsert_locked(
     conn: &mut PgConnection,
     id: Uuid,
-    currency: &str,
+    currency: Currency,
+    initial: EventStatus,
 ) -> sqlx::Result<EventRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO events (id, currency) VALUES ($1, $2)
+        "INSERT INTO events (id, currency, status) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET updated_at = now()
          RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(currency)
+    .bind(initial)
     .fetch_one(conn)
     .await
+}
+
+/// Puts a draft on sale (the row is locked by the caller); false when it was not a draft.
+pub async fn open(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE events SET status = 'ON_SALE', updated_at = now() WHERE id = $1 AND status = 'DRAFT'",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Recounts the unsold seats after an inventory change; returns the event as it is now.
@@ -114,7 +136,7 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO events (id, currency, status, cancel_reason) VALUES ($1, 'XXX', 'CANCELLED', $2)
+        "INSERT INTO events (id, currency, status, cancel_reason) VALUES ($1, NULL, 'CANCELLED', $2)
          ON CONFLICT (id) DO UPDATE
             SET status = 'CANCELLED', cancel_reason = EXCLUDED.cancel_reason, updated_at = now()",
     )

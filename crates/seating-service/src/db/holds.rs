@@ -1,11 +1,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::api::HeldSeat;
+use super::seats::HeldSeatRow;
 use crate::domain::HoldStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -13,18 +13,19 @@ pub struct HoldRow {
     pub id: Uuid,
     pub event_id: Uuid,
     pub holder_id: Uuid,
-    pub status: String,
+    /// As written down (the sweeper may not have marked an expired hold yet).
+    pub status: HoldStatus,
     pub expires_at: DateTime<Utc>,
     pub order_id: Option<Uuid>,
     /// `expires_at <= now()`, by the database's clock.
     pub expired: bool,
-    pub currency: String,
+    pub currency: Currency,
 }
 
 impl HoldRow {
     /// The status as it is now (an ACTIVE hold past its expiry is EXPIRED).
-    pub fn status(&self) -> HoldStatus {
-        HoldStatus::parse(&self.status).effective(self.expired)
+    pub fn effective_status(&self) -> HoldStatus {
+        self.status.effective(self.expired)
     }
 }
 
@@ -70,9 +71,9 @@ pub async fn insert(
 pub async fn insert_seats(
     conn: &mut PgConnection,
     hold_id: Uuid,
-    seats: &[HeldSeat],
+    seats: &[HeldSeatRow],
 ) -> sqlx::Result<()> {
-    let ids: Vec<Uuid> = seats.iter().map(|s| s.seat_id).collect();
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
     let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
     sqlx::query(
         "INSERT INTO hold_seats (hold_id, seat_id, price)
@@ -87,8 +88,8 @@ pub async fn insert_seats(
 }
 
 /// The seats of a hold, with the prices they were held at.
-pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Vec<HeldSeat>> {
-    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
+pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Vec<HeldSeatRow>> {
+    sqlx::query_as(
         "SELECT s.id, s.section, s.row, s.number, hs.price
          FROM hold_seats hs JOIN seats s ON s.id = hs.seat_id
          WHERE hs.hold_id = $1 ORDER BY s.section, s.row, s.number",
@@ -96,23 +97,12 @@ pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Ve
     .bind(hold_id)
     .fetch_all(db)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|(seat_id, section, row, number, price)| HeldSeat {
-                seat_id,
-                section,
-                row,
-                number,
-                price,
-            })
-            .collect()
-    })
 }
 
 pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: HoldStatus) -> sqlx::Result<()> {
     sqlx::query("UPDATE holds SET status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
-        .bind(status.to_string())
+        .bind(status)
         .execute(conn)
         .await?;
     Ok(())

@@ -1,6 +1,13 @@
 //! Queries, one module per table. The statements that guard the seat invariant are in
 //! [`seats`]: `claim` and `sell_hold`.
 
+use crate::domain::{EventStatus, HoldStatus, SeatStatus};
+
+// Read strictly: an unknown stored value fails the row, naming it (a 500), never a default.
+service_kit::text_column!(EventStatus);
+service_kit::text_column!(HoldStatus);
+service_kit::text_column!(SeatStatus);
+
 pub mod events;
 pub mod holds;
 pub mod seats;

@@ -6,8 +6,27 @@ use service_kit::money::Money;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::api::{HeldSeat, InventorySeat};
 use crate::domain::SeatStatus;
+
+/// A seat of an inventory, to insert or update.
+#[derive(Debug, Clone)]
+pub struct NewSeat {
+    pub id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
+
+/// A seat of a hold, with the price it was held at.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeldSeatRow {
+    pub id: Uuid,
+    pub section: String,
+    pub row: String,
+    pub number: i32,
+    pub price: Money,
+}
 
 /// A seat's status as of now, computed in SQL the same way everywhere.
 const STATUS: &str = "CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
@@ -15,27 +34,30 @@ const STATUS: &str = "CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
                            ELSE 'AVAILABLE' END";
 
 /// Upserts an inventory: new seats are inserted; a known seat keeps its state and changes its
-/// price only while it is available. Returns the ids it matched, so that a seat id that belongs
-/// to another event (not matched) can be reported.
+/// price only while it is available. Every seat sent is stamped with `publication` when there
+/// is one. Returns the ids it matched, so that a seat id that belongs to another event (not
+/// matched) can be reported.
 pub async fn upsert(
     conn: &mut PgConnection,
     event_id: Uuid,
-    seats: &[InventorySeat],
+    seats: &[NewSeat],
+    publication: Option<Uuid>,
 ) -> sqlx::Result<Vec<Uuid>> {
-    let ids: Vec<Uuid> = seats.iter().map(|s| s.seat_id).collect();
-    let sections: Vec<&str> = seats.iter().map(|s| s.section.trim()).collect();
-    let rows: Vec<&str> = seats.iter().map(|s| s.row.trim()).collect();
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
     let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
     let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
     sqlx::query_scalar(
-        "INSERT INTO seats (id, event_id, section, row, number, price)
-         SELECT id, $1, section, row, number, price
+        "INSERT INTO seats (id, event_id, section, row, number, price, publication_id)
+         SELECT id, $1, section, row, number, price, $7
          FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
               AS s(id, section, row, number, price)
          ON CONFLICT (id) DO UPDATE
             SET price = CASE WHEN seats.sold_order_id IS NULL
                               AND (seats.held_until IS NULL OR seats.held_until <= now())
-                             THEN EXCLUDED.price ELSE seats.price END
+                             THEN EXCLUDED.price ELSE seats.price END,
+                publication_id = COALESCE(EXCLUDED.publication_id, seats.publication_id)
             WHERE seats.event_id = EXCLUDED.event_id
          RETURNING id",
     )
@@ -45,8 +67,74 @@ pub async fn upsert(
     .bind(&rows)
     .bind(&numbers)
     .bind(&prices)
+    .bind(publication)
     .fetch_all(conn)
     .await
+}
+
+/// A seat that was never open for sale: not held, not sold, in no hold's history. Only such
+/// seats are ever deleted (the statements below are guarded by it; `hold_seats` keeps the
+/// history of every seat that was held).
+const NEVER_OPEN: &str = "s.hold_id IS NULL AND s.sold_order_id IS NULL
+                          AND NOT EXISTS (SELECT 1 FROM hold_seats hs WHERE hs.seat_id = s.id)";
+
+/// Of a draft being published: deletes the seats an earlier publication left at the places
+/// `seats` now occupy under other ids (a place removed from the draft and defined again), so
+/// that the new ids can take them. Returns how many.
+pub async fn clear_replaced_places(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    seats: &[NewSeat],
+    publication: Uuid,
+) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
+    let sections: Vec<&str> = seats.iter().map(|s| s.section.as_str()).collect();
+    let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
+    let numbers: Vec<i32> = seats.iter().map(|s| s.number).collect();
+    let done = sqlx::query(&format!(
+        "DELETE FROM seats s
+         USING unnest($2::uuid[], $3::text[], $4::text[], $5::int[]) AS n(id, section, row, number)
+         WHERE s.event_id = $1 AND s.section = n.section AND s.row = n.row
+           AND s.number = n.number AND s.id <> n.id
+           AND s.publication_id IS DISTINCT FROM $6
+           AND {NEVER_OPEN}"
+    ))
+    .bind(event_id)
+    .bind(&ids)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(publication)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Of a draft being opened by `publication`: deletes the seats no request of that publication
+/// sent (left by an earlier one that failed, and since removed from the event), and returns how
+/// many it deleted and how many such seats remain, which must be none: only seats that were
+/// never open are deleted, and a draft's seats never were.
+pub async fn remove_unpublished(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    publication: Uuid,
+) -> sqlx::Result<(u64, i64)> {
+    let removed = sqlx::query(&format!(
+        "DELETE FROM seats s
+         WHERE s.event_id = $1 AND s.publication_id IS DISTINCT FROM $2 AND {NEVER_OPEN}"
+    ))
+    .bind(event_id)
+    .bind(publication)
+    .execute(&mut *conn)
+    .await?;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM seats WHERE event_id = $1 AND publication_id IS DISTINCT FROM $2",
+    )
+    .bind(event_id)
+    .bind(publication)
+    .fetch_one(conn)
+    .await?;
+    Ok((removed.rows_affected(), left))
 }
 
 /// THE claim: points every requested seat that is free right now at `hold_id`, in one
@@ -62,8 +150,8 @@ pub async fn claim(
     event_id: Uuid,
     seat_ids: &[Uuid],
     ttl: Duration,
-) -> sqlx::Result<Vec<HeldSeat>> {
-    sqlx::query_as::<_, (Uuid, String, String, i32, Money)>(
+) -> sqlx::Result<Vec<HeldSeatRow>> {
+    sqlx::query_as(
         "UPDATE seats SET hold_id = $1, held_until = now() + $4
          WHERE id IN (SELECT id FROM seats
                       WHERE event_id = $2 AND id = ANY($3)
@@ -80,17 +168,6 @@ pub async fn claim(
     .bind(ttl)
     .fetch_all(conn)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|(seat_id, section, row, number, price)| HeldSeat {
-                seat_id,
-                section,
-                row,
-                number,
-                price,
-            })
-            .collect()
-    })
 }
 
 /// Of `seat_ids`, those that are not seats of the event.
@@ -166,13 +243,8 @@ pub struct SeatRow {
     pub row: String,
     pub number: i32,
     pub price: Money,
-    pub status: String,
-}
-
-impl SeatRow {
-    pub fn status(&self) -> SeatStatus {
-        SeatStatus::parse(&self.status).unwrap_or(SeatStatus::Available)
-    }
+    /// Computed in SQL as of now ([`STATUS`]).
+    pub status: SeatStatus,
 }
 
 /// The seats of an event in map order, optionally filtered.

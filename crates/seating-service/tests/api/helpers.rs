@@ -203,6 +203,20 @@ impl TestApp {
             .collect()
     }
 
+    /// The status of each seat of the event as the database computes it, in id order (for
+    /// when the API cannot answer).
+    pub async fn seat_statuses_in_db(&self, event_id: Uuid) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT CASE WHEN sold_order_id IS NOT NULL THEN 'SOLD'
+                         WHEN held_until > now() THEN 'HELD' ELSE 'AVAILABLE' END
+             FROM seats WHERE event_id = $1 ORDER BY id",
+        )
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
     /// Delivers everything due, as the background relay would.
     pub async fn deliver(&self) -> usize {
         let mut total = 0;

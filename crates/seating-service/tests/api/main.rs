@@ -8,4 +8,6 @@ mod helpers;
 mod holds;
 mod inventory;
 mod messages;
+mod publications;
 mod races;
+mod stored_values;

@@ -310,3 +310,24 @@ async fn email_case_is_ignored_beyond_ascii(pool: PgPool) {
     let duplicate = app.register("Émile", "émile@exemple.fr", PASSWORD).await;
     assert_problem(duplicate, StatusCode::CONFLICT).await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_user_with_an_unknown_stored_role_answers_500_without_the_value(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let pair = app.signed_up("rolling@example.com").await;
+    // The CHECK constraint would refuse it: only a corrupted database holds such a role.
+    sqlx::query("ALTER TABLE users DROP CONSTRAINT users_role_check")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET role = 'superuser' WHERE email = 'rolling@example.com'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let body = assert_problem(
+        app.get("/v1/users/me", Some(&access(&pair))).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+    assert!(!body.to_string().contains("superuser"), "{body}");
+}
