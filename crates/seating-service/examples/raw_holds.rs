@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use rand::seq::SliceRandom;
-use seating_service::api::InventorySeat;
+use seating_service::db::seats::NewSeat;
 use seating_service::db::{events, holds, seats};
-use seating_service::domain::HoldStatus;
+use seating_service::domain::{EventStatus, HoldStatus};
 use seating_service::startup::MIGRATIONS;
 use secrecy::SecretString;
-use service_kit::money::Money;
+use service_kit::money::{Currency, Money};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -106,9 +106,9 @@ async fn prepare_event(
 ) -> anyhow::Result<(Uuid, Arc<[Uuid]>)> {
     let event = Uuid::now_v7();
     let price = Money::parse("75.00")?;
-    let inventory: Vec<InventorySeat> = (0..seats)
-        .map(|i| InventorySeat {
-            seat_id: Uuid::now_v7(),
+    let inventory: Vec<NewSeat> = (0..seats)
+        .map(|i| NewSeat {
+            id: Uuid::now_v7(),
             section: "S0".to_owned(),
             row: format!("R{}", i / 50),
             number: i32::try_from(i % 50).unwrap_or(0) + 1,
@@ -116,12 +116,13 @@ async fn prepare_event(
         })
         .collect();
     let mut tx = pool.begin().await?;
-    events::upsert_locked(&mut tx, event, "EUR").await?;
-    seats::upsert(&mut tx, event, &inventory).await?;
+    let currency = Currency::parse("EUR").map_err(anyhow::Error::msg)?;
+    events::upsert_locked(&mut tx, event, currency, EventStatus::OnSale).await?;
+    seats::upsert(&mut tx, event, &inventory, None).await?;
     events::recount(&mut tx, event).await?;
     tx.commit().await?;
 
-    let ids: Vec<Uuid> = inventory.iter().map(|s| s.seat_id).collect();
+    let ids: Vec<Uuid> = inventory.iter().map(|s| s.id).collect();
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,

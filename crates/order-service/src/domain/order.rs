@@ -190,6 +190,18 @@ service_kit::text_column!(OrderStatus);
 service_kit::text_column!(Step);
 service_kit::text_column!(Compensation);
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Compensation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Subtotal, tax and total of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {

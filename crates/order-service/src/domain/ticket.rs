@@ -44,6 +44,12 @@ impl TryFrom<String> for TicketStatus {
 
 service_kit::text_column!(TicketStatus);
 
+impl std::fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A ticket's code: 128 random bits, base64url without padding (22 characters). Whoever holds it
 /// holds the ticket, so it must not be guessable.
 #[derive(Debug, Clone, PartialEq, Eq)]
