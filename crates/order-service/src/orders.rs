@@ -14,7 +14,7 @@ use crate::api::{NewOrder, OrderQuery, OrderView};
 use crate::clients::Remote;
 use crate::config::SERVICE;
 use crate::db::orders::{self, ListFilter, NewOrderRow, OrderRow};
-use crate::db::{cancellations, tickets};
+use crate::db::tickets;
 use crate::domain::{Compensation, OrderStatus, Step};
 use crate::error::{ApiError, ApiResult, OrderError};
 use crate::notices::notice;
@@ -46,12 +46,6 @@ pub async fn create(
     new: NewOrder,
 ) -> ApiResult<(StatusCode, OrderView)> {
     let buyer = buyer_of(caller)?;
-    if let Some(existing) = orders::find_by_key(&state.pool, buyer, key).await? {
-        return resume_created(state, existing).await;
-    }
-    if cancellations::is_cancelled(&state.pool, new.event_id).await? {
-        return Err(OrderError::EventNotOnSale("CANCELLED".into()).into());
-    }
     let event = match state.catalog.event(new.event_id).await {
         Ok(event) => event,
         Err(Remote::Refused { status, .. }) if status == StatusCode::NOT_FOUND => {
@@ -84,8 +78,12 @@ pub async fn create(
         organizer_id: event.organizer_id,
     };
     let Some(order) = orders::insert_reserving(&state.pool, &row, lease).await? else {
-        // The same key raced us; the other request drives that order.
-        return Err(OrderError::Busy.into());
+        // The buyer has an order under this key already: a retry after a crash (the kit's
+        // idempotency store gave the key up), or a request racing us for it.
+        let existing = orders::find_by_key(&state.pool, buyer, key)
+            .await?
+            .ok_or(OrderError::Busy)?;
+        return resume_created(state, existing).await;
     };
     tracing::info!(order_id = %order.id, "order written down; holding seats");
     let stop = saga::drive(state, order.id, lease).await?;
@@ -306,7 +304,10 @@ async fn expire_one(state: &AppState, order: &OrderRow) -> ApiResult<()> {
         return Ok(());
     };
     let mut tx = state.pool.begin().await?;
-    if orders::settle(&mut tx, order.id, lease, OrderStatus::Expired).await? {
+    if orders::settle(&mut tx, order.id, lease, OrderStatus::Expired, None)
+        .await?
+        .is_some()
+    {
         outbox::enqueue(&mut tx, SERVICE, &OrderExpired(notice(order, &[]))).await?;
         tx.commit().await?;
         state.metrics.reached(OrderStatus::Expired);

@@ -48,8 +48,14 @@ pub enum Stop {
 }
 
 enum Flow {
-    Next,
+    /// The step is done; the order as it is now (at its next step, or at rest).
+    Next(Box<OrderRow>),
     Stop(Stop),
+}
+
+/// The next flow from an update conditional on the lease: `None` means someone took over.
+fn next(row: Option<OrderRow>) -> Flow {
+    row.map_or(Flow::Stop(Stop::LostLease), |row| Flow::Next(Box::new(row)))
 }
 
 /// A crash point for the recovery tests: in test builds, `FAILPOINTS=<name>=return` makes the
@@ -62,19 +68,20 @@ fn crash_point(name: &str) {
     });
 }
 
-/// Drives the order until it rests or cannot go on.
+/// Drives the order until it rests or cannot go on. Each step's update returns the order as it
+/// is after it, so the order is read once.
 pub async fn drive(state: &AppState, id: Uuid, lease: Uuid) -> anyhow::Result<Stop> {
+    let Some(mut order) = orders::find(&state.pool, id).await? else {
+        return Ok(Stop::LostLease);
+    };
+    if order.lease != Some(lease) {
+        return Ok(if order.step.is_none() {
+            Stop::Rested(Box::new(order))
+        } else {
+            Stop::LostLease
+        });
+    }
     loop {
-        let Some(order) = orders::find(&state.pool, id).await? else {
-            return Ok(Stop::LostLease);
-        };
-        if order.lease != Some(lease) {
-            return Ok(if order.step.is_none() {
-                Stop::Rested(Box::new(order))
-            } else {
-                Stop::LostLease
-            });
-        }
         let Some(step) = order.step else {
             return Ok(Stop::Rested(Box::new(order)));
         };
@@ -89,7 +96,7 @@ pub async fn drive(state: &AppState, id: Uuid, lease: Uuid) -> anyhow::Result<St
         };
         state.metrics.step_took(step, started.elapsed());
         match flow {
-            Flow::Next => {}
+            Flow::Next(now) => order = *now,
             Flow::Stop(stop) => {
                 if let Stop::InDoubt { step, cause } = &stop {
                     tracing::warn!(order_id = %id, step = step.as_str(), %cause, "saga step in doubt; it will be retried");
@@ -152,13 +159,13 @@ async fn reserve(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Res
         totals,
         items: &items,
     };
-    if !orders::record_hold(&mut tx, order.id, lease, &recorded, next).await? {
+    let Some(now) = orders::record_hold(&mut tx, order.id, lease, &recorded, next).await? else {
         return Ok(lost());
-    }
+    };
     tx.commit().await?;
     state.metrics.reached(OrderStatus::PendingPayment);
     tracing::info!(order_id = %order.id, hold_id = %hold.hold_id, "seats held");
-    Ok(Flow::Next)
+    Ok(Flow::Next(Box::new(now)))
 }
 
 /// The buyer's answer when seating refused the hold.
@@ -238,11 +245,9 @@ async fn charge(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Resu
                 next: Step::Release,
                 undo: Some((OrderStatus::PaymentFailed, Compensation::Declined)),
             };
-            if !orders::record_charge(&state.pool, order.id, lease, &recorded).await? {
-                return Ok(lost());
-            }
+            let now = orders::record_charge(&state.pool, order.id, lease, &recorded).await?;
             tracing::info!(order_id = %order.id, reason, "card declined");
-            Ok(Flow::Next)
+            Ok(next(now))
         }
         Err(Remote::Refused { status, problem }) if status == StatusCode::UNPROCESSABLE_ENTITY => {
             // The request itself was refused (a malformed token): nothing was charged.
@@ -268,20 +273,14 @@ async fn record_success(
         next: Step::Allocate,
         undo: None,
     };
-    if !orders::record_charge(&state.pool, order.id, lease, &recorded).await? {
-        return Ok(lost());
-    }
+    let now = orders::record_charge(&state.pool, order.id, lease, &recorded).await?;
     tracing::info!(order_id = %order.id, payment_id = %payment.id, "charged");
-    Ok(Flow::Next)
+    Ok(next(now))
 }
 
 /// The hold ran out before any charge: EXPIRED, nothing to give back.
 async fn expire_uncharged(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Result<Flow> {
-    Ok(if land(state, order, lease, OrderStatus::Expired).await? {
-        Flow::Next
-    } else {
-        lost()
-    })
+    Ok(next(land(state, order, lease, OrderStatus::Expired, None).await?))
 }
 
 /// Sells the held seats to the order, then issues the tickets, CONFIRMED and `order.confirmed`
@@ -301,15 +300,9 @@ async fn allocate(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Re
                 (OrderStatus::Expired, Compensation::HoldExpiredAfterCharge)
             };
             tracing::warn!(order_id = %order.id, reason = why.as_str(), "charged but the hold is gone: refunding");
-            return Ok(
-                if orders::redirect(&state.pool, order.id, lease, Step::Refund, outcome, why)
-                    .await?
-                {
-                    Flow::Next
-                } else {
-                    lost()
-                },
-            );
+            let now =
+                orders::redirect(&state.pool, order.id, lease, Step::Refund, outcome, why).await?;
+            return Ok(next(now));
         }
         Err(remote) => return Ok(in_doubt(Step::Allocate, remote)),
     }
@@ -335,18 +328,17 @@ async fn allocate(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Re
         });
     }
     let mut tx = state.pool.begin().await?;
-    if !orders::settle(&mut tx, order.id, lease, OrderStatus::Confirmed).await? {
+    let Some(now) = orders::settle(&mut tx, order.id, lease, OrderStatus::Confirmed, None).await?
+    else {
         return Ok(lost());
-    }
-    for ticket in &issued {
-        tickets::insert(&mut tx, ticket).await?;
-    }
+    };
+    tickets::insert_all(&mut tx, &issued).await?;
     crash_point("order.before_outbox");
     outbox::enqueue(&mut tx, SERVICE, &OrderConfirmed(notice(order, &issued))).await?;
     tx.commit().await?;
     state.metrics.reached(OrderStatus::Confirmed);
     tracing::info!(order_id = %order.id, tickets = issued.len(), "order confirmed");
-    Ok(Flow::Next)
+    Ok(Flow::Next(Box::new(now)))
 }
 
 /// Lets the hold go, and lands where the undoing was headed (PAYMENT_FAILED, CANCELLED).
@@ -360,11 +352,7 @@ async fn release(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Res
         Err(Remote::Refused { status, .. }) if status == StatusCode::NOT_FOUND => {}
         Err(remote) => return Ok(in_doubt(Step::Release, remote)),
     }
-    Ok(if land(state, order, lease, outcome).await? {
-        Flow::Next
-    } else {
-        lost()
-    })
+    Ok(next(land(state, order, lease, outcome, None).await?))
 }
 
 /// Gives the whole charge back; then the seats go back (a refund of a confirmed order) or the
@@ -392,16 +380,13 @@ async fn refund(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Resu
         }
         Err(remote) => return Ok(in_doubt(Step::Refund, remote)),
     }
-    if !orders::set_payment_status(&state.pool, order.id, lease, "REFUNDED").await? {
-        return Ok(lost());
-    }
     tracing::info!(order_id = %order.id, %payment_id, "refunded");
-    let moved = if outcome == OrderStatus::Refunded {
-        orders::advance(&state.pool, order.id, lease, Some(Step::Return)).await?
+    let now = if outcome == OrderStatus::Refunded {
+        orders::advance(&state.pool, order.id, lease, Step::Return, Some("REFUNDED")).await?
     } else {
-        land(state, order, lease, outcome).await?
+        land(state, order, lease, outcome, Some("REFUNDED")).await?
     };
-    Ok(if moved { Flow::Next } else { lost() })
+    Ok(next(now))
 }
 
 /// Makes a refunded order's seats available again: REFUNDED.
@@ -418,24 +403,22 @@ async fn return_seats(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow
     {
         return Ok(in_doubt(Step::Return, remote));
     }
-    Ok(if land(state, order, lease, OrderStatus::Refunded).await? {
-        Flow::Next
-    } else {
-        lost()
-    })
+    Ok(next(land(state, order, lease, OrderStatus::Refunded, None).await?))
 }
 
-/// Ends the saga in `status` with the buyer's message, in one transaction.
+/// Ends the saga in `status` with the buyer's message, in one transaction: the order as it is
+/// now, or `None` when the lease was lost.
 async fn land(
     state: &AppState,
     order: &OrderRow,
     lease: Uuid,
     status: OrderStatus,
-) -> anyhow::Result<bool> {
+    payment_status: Option<&str>,
+) -> anyhow::Result<Option<OrderRow>> {
     let mut tx = state.pool.begin().await?;
-    if !orders::settle(&mut tx, order.id, lease, status).await? {
-        return Ok(false);
-    }
+    let Some(now) = orders::settle(&mut tx, order.id, lease, status, payment_status).await? else {
+        return Ok(None);
+    };
     let notice = notice(order, &[]);
     match status {
         OrderStatus::Cancelled => {
@@ -455,5 +438,5 @@ async fn land(
         state.metrics.compensated(why);
     }
     tracing::info!(order_id = %order.id, %status, "order settled");
-    Ok(true)
+    Ok(Some(now))
 }

@@ -71,8 +71,8 @@ impl Service for Orders {
         let state = AppState {
             pool: kit.pool.clone(),
             idempotency: kit.idempotency.clone(),
-            catalog: CatalogClient(kit.fleet.client(fleet::Service::Catalog)?),
-            users: UsersClient(kit.fleet.client(fleet::Service::User)?),
+            catalog: CatalogClient::new(kit.fleet.client(fleet::Service::Catalog)?),
+            users: UsersClient::new(kit.fleet.client(fleet::Service::User)?),
             seating: SeatingClient(kit.fleet.client(fleet::Service::Seating)?),
             payment: PaymentClient(kit.fleet.client(fleet::Service::Payment)?),
             signer: Arc::new(TicketSigner::new(key)),

@@ -112,7 +112,6 @@ async fn undo_event(
     // rest and, if confirmed, are refunded in a later round.
     if orders::of_event_unsettled(&state.pool, event_id).await? == 0 {
         cancellations::finish(&state.pool, event_id).await?;
-        tracing::info!(%event_id, "every order of the cancelled event is settled");
     }
     Ok(())
 }

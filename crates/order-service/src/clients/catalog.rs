@@ -1,11 +1,19 @@
 //! catalog-service: the event an order is for.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use service_kit::client::ServiceClient;
 use uuid::Uuid;
 
 use super::Remote;
+use super::cache::TtlCache;
+
+/// How long an event read from catalog is trusted. A stale `ON_SALE` is harmless: seating
+/// refuses holds of a cancelled event, and a sold-out one has no seats to hold.
+const EVENT_TTL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,10 +39,29 @@ impl Event {
 }
 
 #[derive(Clone, Debug)]
-pub struct CatalogClient(pub ServiceClient);
+pub struct CatalogClient {
+    client: ServiceClient,
+    events: Arc<TtlCache<Event>>,
+}
 
 impl CatalogClient {
+    pub fn new(client: ServiceClient) -> Self {
+        Self {
+            client,
+            events: Arc::new(TtlCache::new(10_000, EVENT_TTL)),
+        }
+    }
+
     pub async fn event(&self, id: Uuid) -> Result<Event, Remote> {
-        Ok(self.0.get(&format!("/v1/events/{id}")).send_json().await?)
+        if let Some(event) = self.events.get(&id) {
+            return Ok(event);
+        }
+        let event: Event = self
+            .client
+            .get(&format!("/v1/events/{id}"))
+            .send_json()
+            .await?;
+        self.events.insert(id, event.clone());
+        Ok(event)
     }
 }

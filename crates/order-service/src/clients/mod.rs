@@ -3,6 +3,7 @@
 //! [`Remote`] that says whether the other service refused (a definite answer) or could not say
 //! (the outcome is unknown and the step must be repeated).
 
+pub mod cache;
 pub mod catalog;
 pub mod payment;
 pub mod seating;

@@ -16,17 +16,26 @@ pub async fn record(conn: &mut PgConnection, event_id: Uuid, reason: &str) -> sq
     Ok(())
 }
 
-/// Cancelled events whose orders are not all undone yet, oldest first.
+/// Cancelled events whose orders may still need undoing, oldest first: those not all undone
+/// yet, and for a day those that were. An order of the event confirmed after the rest were undone
+/// (seating and catalog learn of the cancellation at their own pace) is still found; after a
+/// day no hold of the event can exist any more.
 pub async fn open(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
-        "SELECT event_id FROM event_cancellations WHERE finished_at IS NULL ORDER BY received_at",
+        "SELECT event_id FROM event_cancellations
+         WHERE finished_at IS NULL OR received_at > now() - interval '1 day'
+         ORDER BY received_at",
     )
     .fetch_all(db)
     .await
 }
 
+/// Notes when every order of the event was first found settled.
 pub async fn finish(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE event_cancellations SET finished_at = now() WHERE event_id = $1")
+    sqlx::query(
+        "UPDATE event_cancellations SET finished_at = now()
+         WHERE event_id = $1 AND finished_at IS NULL",
+    )
         .bind(event_id)
         .execute(db)
         .await?;

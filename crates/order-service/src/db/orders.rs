@@ -236,27 +236,26 @@ pub async fn stalled(
     .await
 }
 
-/// Moves the leased order to its next step (or to none, with `next = None`); `false` when the
-/// lease was lost. Renews the lease's clock.
+/// Moves the leased order to its next step, noting the payment's status when given; the order
+/// as it is now, or `None` when the lease was lost. Renews the lease's clock.
 pub async fn advance(
     db: impl PgExecutor<'_>,
     id: Uuid,
     lease: Uuid,
-    next: Option<Step>,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
-        "UPDATE orders SET step = $3,
-             lease = CASE WHEN $3::text IS NULL THEN NULL ELSE lease END,
-             step_started_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
-             updated_at = now()
-         WHERE id = $1 AND lease = $2",
-    )
+    next: Step,
+    payment_status: Option<&str>,
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE orders SET step = $3, step_started_at = now(),
+             payment_status = COALESCE($4, payment_status), updated_at = now()
+         WHERE id = $1 AND lease = $2 RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(lease)
     .bind(next)
-    .execute(db)
-    .await?;
-    Ok(moved.rows_affected() == 1)
+    .bind(payment_status)
+    .fetch_optional(db)
+    .await
 }
 
 /// The hold seating made: seats, prices and totals; the order waits for its payment (or goes
@@ -267,15 +266,15 @@ pub async fn record_hold(
     lease: Uuid,
     hold: &RecordedHold<'_>,
     next: Option<Step>,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
+) -> sqlx::Result<Option<OrderRow>> {
+    let moved: Option<OrderRow> = sqlx::query_as(&format!(
         "UPDATE orders SET status = 'PENDING_PAYMENT', hold_id = $3, hold_expires_at = $4,
              currency = $5, subtotal = $6, tax = $7, total = $8, step = $9,
              lease = CASE WHEN $9::text IS NULL THEN NULL ELSE lease END,
              step_started_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END,
              updated_at = now()
-         WHERE id = $1 AND lease = $2 AND status = 'RESERVING'",
-    )
+         WHERE id = $1 AND lease = $2 AND status = 'RESERVING' RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(lease)
     .bind(hold.hold_id)
@@ -285,27 +284,31 @@ pub async fn record_hold(
     .bind(hold.totals.tax)
     .bind(hold.totals.total)
     .bind(next)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if moved.is_none() {
+        return Ok(None);
+    }
+    let seats: Vec<Uuid> = hold.items.iter().map(|i| i.seat_id).collect();
+    let sections: Vec<&str> = hold.items.iter().map(|i| i.section.as_str()).collect();
+    let rows: Vec<&str> = hold.items.iter().map(|i| i.row.as_str()).collect();
+    let numbers: Vec<i32> = hold.items.iter().map(|i| i.number).collect();
+    let prices: Vec<Money> = hold.items.iter().map(|i| i.price).collect();
+    sqlx::query(
+        "INSERT INTO order_items (order_id, seat_id, section, row, number, price, position)
+         SELECT $1, seat, section, row, number, price, position::int - 1
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
+              WITH ORDINALITY AS item(seat, section, row, number, price, position)",
+    )
+    .bind(id)
+    .bind(&seats)
+    .bind(&sections)
+    .bind(&rows)
+    .bind(&numbers)
+    .bind(&prices)
     .execute(&mut *conn)
     .await?;
-    if moved.rows_affected() != 1 {
-        return Ok(false);
-    }
-    for (position, item) in hold.items.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO order_items (order_id, seat_id, section, row, number, price, position)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(item.seat_id)
-        .bind(&item.section)
-        .bind(&item.row)
-        .bind(item.number)
-        .bind(item.price)
-        .bind(i32::try_from(position).unwrap_or(i32::MAX))
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(true)
+    Ok(moved)
 }
 
 /// What [`record_hold`] writes.
@@ -333,14 +336,14 @@ pub async fn record_charge(
     id: Uuid,
     lease: Uuid,
     charge: &RecordedCharge<'_>,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
         "UPDATE orders SET payment_id = $3, payment_status = $4, payment_failure = $5,
              charge_token = NULL, step = $6, step_started_at = now(),
              outcome = COALESCE($7, outcome), compensation = COALESCE($8, compensation),
              updated_at = now()
-         WHERE id = $1 AND lease = $2",
-    )
+         WHERE id = $1 AND lease = $2 RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(lease)
     .bind(charge.payment_id)
@@ -349,9 +352,8 @@ pub async fn record_charge(
     .bind(charge.next)
     .bind(charge.undo.map(|u| u.0))
     .bind(charge.undo.map(|u| u.1))
-    .execute(db)
-    .await?;
-    Ok(moved.rows_affected() == 1)
+    .fetch_optional(db)
+    .await
 }
 
 /// The charge did not happen and will not (the card token was refused as a request): the order
@@ -377,58 +379,42 @@ pub async fn redirect(
     next: Step,
     outcome: OrderStatus,
     why: Compensation,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
         "UPDATE orders SET step = $3, step_started_at = now(), outcome = $4, compensation = $5,
              updated_at = now()
-         WHERE id = $1 AND lease = $2",
-    )
+         WHERE id = $1 AND lease = $2 RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(lease)
     .bind(next)
     .bind(outcome)
     .bind(why)
-    .execute(db)
-    .await?;
-    Ok(moved.rows_affected() == 1)
+    .fetch_optional(db)
+    .await
 }
 
-/// The payment's status as payment-service last reported it (a refund), without moving the step.
-pub async fn set_payment_status(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    lease: Uuid,
-    status: &str,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
-        "UPDATE orders SET payment_status = $3, updated_at = now() WHERE id = $1 AND lease = $2",
-    )
-    .bind(id)
-    .bind(lease)
-    .bind(status)
-    .execute(db)
-    .await?;
-    Ok(moved.rows_affected() == 1)
-}
-
-/// Ends the saga in `status`: no step, no lease. `false` when the lease was lost.
+/// Ends the saga in `status` (noting the payment's status when given): no step, no lease. The
+/// order as it is now, or `None` when the lease was lost.
 pub async fn settle(
     conn: &mut PgConnection,
     id: Uuid,
     lease: Uuid,
     status: OrderStatus,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
+    payment_status: Option<&str>,
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
         "UPDATE orders SET status = $3, step = NULL, lease = NULL, step_started_at = NULL,
-             charge_token = NULL, updated_at = now()
-         WHERE id = $1 AND lease = $2",
-    )
+             charge_token = NULL, payment_status = COALESCE($4, payment_status),
+             updated_at = now()
+         WHERE id = $1 AND lease = $2 RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(lease)
     .bind(status)
-    .execute(conn)
-    .await?;
-    Ok(moved.rows_affected() == 1)
+    .bind(payment_status)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Forgets an order whose seats could not be held: the buyer was told 409/422, and for them it
