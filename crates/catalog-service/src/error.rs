@@ -6,29 +6,18 @@ use service_kit::Problem;
 use service_kit::error::ServiceError;
 use service_kit::problem::FieldError;
 
-pub type ApiError = service_kit::error::ApiError<CatalogError>;
-pub type ApiResult<T> = Result<T, ApiError>;
+service_kit::service_error!(CatalogError);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum CatalogError {
     /// 404: unknown, or a draft the caller may not see.
-    #[error("{0} not found")]
     NotFound(&'static str),
     /// 409: the event's status does not allow this.
-    #[error("event state conflict: {0}")]
     State(String),
     /// 503: seating-service could not take the inventory; the event stays a draft.
-    #[error("seating unavailable: {0}")]
     SeatingUnavailable(String),
     /// 422: two seats of one event at the same place (the database's constraint).
-    #[error("duplicate seats")]
     DuplicateSeats,
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(e: CatalogError) -> Self {
-        Self::Service(e)
-    }
 }
 
 impl ServiceError for CatalogError {

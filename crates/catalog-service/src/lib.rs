@@ -7,7 +7,7 @@
 //! - [`messages`]: seating's sold-out notices; [`clients`]: calls to seating;
 //! - [`domain`]: event statuses and types; [`db`]: queries;
 //! - [`commands`]: `import-etsr` and `seed-demo`;
-//! - [`config`]: its settings; [`startup`]: what the kit runs ([`startup::Catalog`]).
+//! - [`config`]: its settings; [`startup`]: what the kit runs ([`Catalog`]).
 
 pub mod access;
 pub mod api;
@@ -23,3 +23,6 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod venues;
+
+/// catalog-service, as the kit runs it ([`startup`] says what it is made of).
+pub struct Catalog;

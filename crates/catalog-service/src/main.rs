@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::app::main::<catalog_service::startup::Catalog>().await
+    service_kit::app::main::<catalog_service::Catalog>().await
 }

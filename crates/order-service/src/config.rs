@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
+use service_kit::app::FromEnv;
 use service_kit::config::{ConfigError, Env};
 
 pub const SERVICE: &str = "order-service";
@@ -25,8 +26,8 @@ pub struct Config {
     pub cancellation_concurrency: usize,
 }
 
-impl Config {
-    pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         let millis = |env: &Env, var: &str, default: u64| -> Result<Duration, ConfigError> {
             Ok(Duration::from_millis(env.parse_or(var, default)?.max(10)))
         };

@@ -7,55 +7,37 @@ use service_kit::error::ServiceError;
 
 use crate::api::OrderView;
 
-pub type ApiError = service_kit::error::ApiError<OrderError>;
-pub type ApiResult<T> = Result<T, ApiError>;
+service_kit::service_error!(OrderError);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum OrderError {
     /// 404: no such order, or not one the caller may see.
-    #[error("unknown order")]
     OrderNotFound,
     /// 404: no such ticket, or not one the caller may see.
-    #[error("unknown ticket")]
     TicketNotFound,
     /// 409: the event is not on sale (draft, sold out, cancelled).
-    #[error("event not on sale: {0}")]
     EventNotOnSale(String),
     /// 409: seating holds or sold some of the seats; nothing was held. Seating's `conflicts`.
-    #[error("seats taken")]
     SeatsTaken(serde_json::Value),
     /// 409: the hold ran out before the payment; with `refunded`, a charge that came too late
     /// was given back.
-    #[error("hold expired")]
     HoldExpired { refunded: bool },
     /// 409: the order is not waiting for a payment.
-    #[error("order not payable: {0}")]
     NotPayable(&'static str),
     /// 409: the order cannot be cancelled now.
-    #[error("order not cancellable: {0}")]
     NotCancellable(String),
     /// 409: another request is moving this order right now.
-    #[error("order busy")]
     Busy,
     /// 402: the card was declined; the order is PAYMENT_FAILED and its seats released.
-    #[error("payment declined")]
     Declined {
         reason: String,
         order: Box<OrderView>,
     },
     /// 503: a step's outcome is not known yet (a service did not answer); the recovery task
     /// finishes it, and a retry answers what it became.
-    #[error("order pending: {0}")]
     Pending(String),
     /// 409: the ticket was used or voided already.
-    #[error("ticket not valid: {0}")]
     TicketNotValid(&'static str),
-}
-
-impl From<OrderError> for ApiError {
-    fn from(e: OrderError) -> Self {
-        Self::Service(e)
-    }
 }
 
 impl ServiceError for OrderError {
@@ -102,10 +84,7 @@ impl ServiceError for OrderError {
                 "The card was declined ({reason}). The order is PAYMENT_FAILED and its seats are \
                  released; place a new order to try another card."
             ))
-            .with_extension(
-                "order",
-                serde_json::to_value(order.as_ref()).unwrap_or_default(),
-            ),
+            .with_value("order", order.as_ref()),
             Self::Pending(detail) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "order-pending",

@@ -10,7 +10,7 @@
 //! - [`clients`]: calls to catalog, user, seating and payment;
 //! - [`domain`]: statuses, steps, totals, ticket codes; [`db`]: queries;
 //! - [`config`], [`state`]: settings, shared state and metrics; [`startup`]: what the kit runs
-//!   ([`startup::Orders`]).
+//!   ([`Orders`]).
 
 pub mod api;
 pub mod clients;
@@ -27,3 +27,6 @@ pub mod startup;
 pub mod state;
 pub mod tickets;
 pub mod workers;
+
+/// order-service, as the kit runs it ([`startup`] says what it is made of).
+pub struct Orders;

@@ -280,7 +280,9 @@ async fn record_success(
 
 /// The hold ran out before any charge: EXPIRED, nothing to give back.
 async fn expire_uncharged(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Result<Flow> {
-    Ok(next(land(state, order, lease, OrderStatus::Expired, None).await?))
+    Ok(next(
+        land(state, order, lease, OrderStatus::Expired, None).await?,
+    ))
 }
 
 /// Sells the held seats to the order, then issues the tickets, CONFIRMED and `order.confirmed`
@@ -403,7 +405,9 @@ async fn return_seats(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow
     {
         return Ok(in_doubt(Step::Return, remote));
     }
-    Ok(next(land(state, order, lease, OrderStatus::Refunded, None).await?))
+    Ok(next(
+        land(state, order, lease, OrderStatus::Refunded, None).await?,
+    ))
 }
 
 /// Ends the saga in `status` with the buyer's message, in one transaction: the order as it is

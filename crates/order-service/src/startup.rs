@@ -4,61 +4,27 @@
 
 use std::sync::Arc;
 
-use service_kit::app::{Assembly, Kit, Service};
-use service_kit::config::{ConfigError, Env, ports};
-use service_kit::fleet::{self, Auth, Links};
-use service_kit::messages::types;
+use service_kit::app::{Assembly, Identity, Kit, Service};
+use service_kit::fleet;
 use service_kit::tasks::Task;
-use sqlx::migrate::Migrator;
 
+use crate::Orders;
 use crate::clients::catalog::CatalogClient;
 use crate::clients::payment::PaymentClient;
 use crate::clients::seating::SeatingClient;
 use crate::clients::users::UsersClient;
 use crate::config::Config;
+use crate::db::MIGRATIONS;
 use crate::messages::OrderConsumer;
 use crate::state::{AppState, OrderMetrics};
 use crate::tickets::TicketSigner;
 use crate::{routes, workers};
 
-/// order-service's embedded migrations.
-pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
-
-pub struct Orders;
-
 impl Service for Orders {
-    const NAME: &'static str = crate::config::SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str =
-        "Orders, payments of orders and tickets of the ticketing fleet.";
-    const PORT: u16 = ports::ORDER;
-    const DATABASE: &'static str = "orders";
-    const LINKS: Links = Links {
-        auth: Auth::Jwks,
-        calls: &[
-            fleet::Service::Catalog,
-            fleet::Service::User,
-            fleet::Service::Seating,
-            fleet::Service::Payment,
-        ],
-        produces: &[
-            types::ORDER_CONFIRMED,
-            types::ORDER_CANCELLED,
-            types::ORDER_EXPIRED,
-            types::ORDER_REFUNDED,
-        ],
-    };
+    const WHO: Identity = Identity::new(fleet::Service::Order, &MIGRATIONS);
 
     type Config = Config;
     type State = AppState;
-
-    fn migrations() -> &'static Migrator {
-        &MIGRATIONS
-    }
-
-    fn config(env: &mut Env) -> Result<Config, ConfigError> {
-        Config::from_env(env)
-    }
 
     async fn assemble(kit: &Kit<Config>) -> anyhow::Result<Assembly<AppState>> {
         let config = &kit.config;

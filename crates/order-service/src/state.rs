@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use prometheus::{HistogramVec, IntCounterVec};
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
 use sqlx::PgPool;
@@ -39,38 +39,23 @@ pub struct OrderMetrics {
 impl OrderMetrics {
     pub fn register(metrics: &Metrics) -> Self {
         let this = Self {
-            orders: metrics.register(
-                IntCounterVec::new(
-                    Opts::new(
-                        "orders_total",
-                        "Orders that reached a status (PENDING_PAYMENT, CONFIRMED, ...)",
-                    ),
-                    &["status"],
-                )
-                .expect("static metric definition"),
+            orders: metrics.counter_vec(
+                "orders_total",
+                "Orders that reached a status (PENDING_PAYMENT, CONFIRMED, ...)",
+                &["status"],
             ),
-            steps: metrics.register(
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "order_saga_step_duration_seconds",
-                        "Time a saga step's call to another service took, by step",
-                    )
-                    .buckets(vec![
-                        0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                    ]),
-                    &["step"],
-                )
-                .expect("static metric definition"),
+            steps: metrics.histogram_vec(
+                "order_saga_step_duration_seconds",
+                "Time a saga step's call to another service took, by step",
+                &[
+                    0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+                &["step"],
             ),
-            compensated: metrics.register(
-                IntCounterVec::new(
-                    Opts::new(
-                        "orders_compensated_total",
-                        "Orders undone (released, refunded), by reason",
-                    ),
-                    &["reason"],
-                )
-                .expect("static metric definition"),
+            compensated: metrics.counter_vec(
+                "orders_compensated_total",
+                "Orders undone (released, refunded), by reason",
+                &["reason"],
             ),
         };
         // Every series exists from the start, so dashboards and alerts see zeros, not gaps.

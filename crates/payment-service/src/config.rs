@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
+use service_kit::app::FromEnv;
 use service_kit::config::{ConfigError, Env};
 
 pub const SERVICE: &str = "payment-service";
@@ -29,8 +30,8 @@ pub enum GatewayConfig {
     },
 }
 
-impl Config {
-    pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         Ok(Self {
             gateway: GatewayConfig::from_env(env)?,
         })
@@ -70,18 +71,12 @@ impl GatewayConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
 
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Env {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Env::from_fn(move |k| map.get(k).cloned())
+        test_support::env(vars.iter().copied())
     }
 
     #[test]

@@ -9,35 +9,22 @@ use service_kit::idempotency::IdempotencyError;
 use crate::api::PaymentView;
 use crate::gateway::GatewayError;
 
-pub type ApiError = service_kit::error::ApiError<PaymentError>;
-pub type ApiResult<T> = Result<T, ApiError>;
+service_kit::service_error!(PaymentError);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum PaymentError {
     /// 404: no such payment, or not the caller's.
-    #[error("unknown payment")]
     PaymentNotFound,
     /// 409: the order has a payment that succeeded or is in progress.
-    #[error("order already paid")]
     OrderAlreadyPaid,
     /// 409: the payment's status or remaining amount does not allow this refund.
-    #[error("not refundable: {0}")]
     NotRefundable(String),
     /// 402: the card was declined; the FAILED payment goes with the problem.
-    #[error("payment declined")]
     Declined(Box<PaymentView>),
     /// 502: the gateway did not decide; the payment stays retryable.
-    #[error("payment gateway failed")]
-    Gateway(#[source] GatewayError),
+    Gateway(GatewayError),
     /// 409: another request with the same key took over an abandoned claim meanwhile.
-    #[error("request with this key in flight")]
     KeyInFlight,
-}
-
-impl From<PaymentError> for ApiError {
-    fn from(e: PaymentError) -> Self {
-        Self::Service(e)
-    }
 }
 
 impl ServiceError for PaymentError {
@@ -59,10 +46,7 @@ impl ServiceError for PaymentError {
                 .with_detail(format!(
                     "The payment was declined ({reason}). Try another card with a new Idempotency-Key."
                 ))
-                .with_extension(
-                    "payment",
-                    serde_json::to_value(payment.as_ref()).unwrap_or_default(),
-                )
+                .with_value("payment", payment.as_ref())
             }
             Self::Gateway(_) => Problem::new(
                 StatusCode::BAD_GATEWAY,

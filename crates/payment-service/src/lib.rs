@@ -8,7 +8,7 @@
 //! - [`domain`]: statuses and the refund state machine, card tokens;
 //! - [`db`]: queries per table; the invariants themselves live in the migration's constraints;
 //! - [`config`], [`state`]: its settings, shared state and metrics; [`startup`]: what the kit
-//!   runs ([`startup::Payments`]).
+//!   runs ([`Payments`]).
 
 pub mod api;
 pub mod config;
@@ -20,3 +20,6 @@ pub mod payments;
 pub mod routes;
 pub mod startup;
 pub mod state;
+
+/// payment-service, as the kit runs it ([`startup`] says what it is made of).
+pub struct Payments;

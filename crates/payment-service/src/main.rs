@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::app::main::<payment_service::startup::Payments>().await
+    service_kit::app::main::<payment_service::Payments>().await
 }

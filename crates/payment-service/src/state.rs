@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
 use sqlx::PgPool;
@@ -28,38 +28,25 @@ pub struct PaymentMetrics {
 
 impl PaymentMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        let counter_vec = |name: &str, help: &str, label: &str| {
-            metrics.register(
-                IntCounterVec::new(Opts::new(name, help), &[label])
-                    .expect("static metric definition"),
-            )
-        };
         Self {
-            payments: counter_vec(
+            payments: metrics.counter_vec(
                 "payments_total",
                 "Charges settled by the gateway, by resulting status (success, failed)",
-                "status",
+                &["status"],
             ),
-            failures: counter_vec(
+            failures: metrics.counter_vec(
                 "payments_failed_total",
                 "Charges that did not succeed, by reason (the decline code, or gateway_error)",
-                "reason",
+                &["reason"],
             ),
-            refunds: metrics.register(
-                IntCounter::new("refunds_total", "Refunds made").expect("static metric definition"),
-            ),
-            gateway_duration: metrics.register(
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "payment_gateway_request_duration_seconds",
-                        "Time the payment gateway took to answer",
-                    )
-                    .buckets(vec![
-                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                    ]),
-                    &["gateway", "operation"],
-                )
-                .expect("static metric definition"),
+            refunds: metrics.counter("refunds_total", "Refunds made"),
+            gateway_duration: metrics.histogram_vec(
+                "payment_gateway_request_duration_seconds",
+                "Time the payment gateway took to answer",
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+                &["gateway", "operation"],
             ),
         }
     }

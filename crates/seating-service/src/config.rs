@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use service_kit::app::FromEnv;
 use service_kit::config::{ConfigError, Env};
 
 pub const SERVICE: &str = "seating-service";
@@ -14,8 +15,8 @@ pub struct Config {
     pub sweep_interval: Duration,
 }
 
-impl Config {
-    pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         Ok(Self {
             hold_ttl: Duration::from_secs(hold_ttl(env)?),
             // At least 10 ms: a zero interval is not a schedule.

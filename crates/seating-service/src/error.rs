@@ -6,35 +6,22 @@ use service_kit::Problem;
 use service_kit::error::ServiceError;
 use uuid::Uuid;
 
-pub type ApiError = service_kit::error::ApiError<SeatingError>;
-pub type ApiResult<T> = Result<T, ApiError>;
+service_kit::service_error!(SeatingError);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum SeatingError {
     /// 404: the event has no inventory here.
-    #[error("unknown event")]
     EventNotFound,
     /// 404: no such hold, or not the caller's.
-    #[error("unknown hold")]
     HoldNotFound,
     /// 409: the event is cancelled, or not opened yet.
-    #[error("event not on sale")]
     NotOnSale,
     /// 409: some seats are held or sold; all or nothing, so nothing was held.
-    #[error("seats taken")]
     SeatsTaken(Vec<Uuid>),
     /// 409: the hold can no longer be allocated or released.
-    #[error("hold not active: {0}")]
     HoldNotActive(String),
     /// 409: an inventory that contradicts what seating already has.
-    #[error("inventory conflict: {0}")]
     InventoryConflict(String),
-}
-
-impl From<SeatingError> for ApiError {
-    fn from(e: SeatingError) -> Self {
-        Self::Service(e)
-    }
 }
 
 impl ServiceError for SeatingError {

@@ -6,7 +6,7 @@
 //! - [`domain`]: seat selections, TTLs, the hold's states;
 //! - [`db`]: queries, among them the claim that keeps the invariant ([`db::seats::claim`]);
 //! - [`sweeper`]: marks expired holds; [`config`]: its settings; [`startup`]: what the kit
-//!   runs ([`startup::Seating`]).
+//!   runs ([`Seating`]).
 
 pub mod api;
 pub mod config;
@@ -20,3 +20,6 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod sweeper;
+
+/// seating-service, as the kit runs it ([`startup`] says what it is made of).
+pub struct Seating;

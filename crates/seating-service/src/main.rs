@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::app::main::<seating_service::startup::Seating>().await
+    service_kit::app::main::<seating_service::Seating>().await
 }

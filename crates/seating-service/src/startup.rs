@@ -1,44 +1,21 @@
 //! seating-service as the kit runs it: what it is, what it links to, what it is made of.
 
-use service_kit::app::{Assembly, Kit, Service};
-use service_kit::config::{ConfigError, Env, ports};
-use service_kit::fleet::{Auth, Links};
-use service_kit::messages::types;
+use service_kit::app::{Assembly, Identity, Kit, Service};
+use service_kit::fleet;
 use service_kit::tasks::Task;
-use sqlx::migrate::Migrator;
 
+use crate::Seating;
 use crate::config::Config;
+use crate::db::MIGRATIONS;
 use crate::messages::SeatingConsumer;
 use crate::state::{AppState, SeatingMetrics};
 use crate::{routes, sweeper};
 
-/// seating-service's embedded migrations.
-pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
-
-pub struct Seating;
-
 impl Service for Seating {
-    const NAME: &'static str = crate::config::SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Seat availability and holds of the ticketing fleet.";
-    const PORT: u16 = ports::SEATING;
-    const DATABASE: &'static str = "seating";
-    const LINKS: Links = Links {
-        auth: Auth::Jwks,
-        calls: &[],
-        produces: &[types::SEATING_SOLD_OUT, types::SEATING_AVAILABLE],
-    };
+    const WHO: Identity = Identity::new(fleet::Service::Seating, &MIGRATIONS);
 
     type Config = Config;
     type State = AppState;
-
-    fn migrations() -> &'static Migrator {
-        &MIGRATIONS
-    }
-
-    fn config(env: &mut Env) -> Result<Config, ConfigError> {
-        Config::from_env(env)
-    }
 
     async fn assemble(kit: &Kit<Config>) -> anyhow::Result<Assembly<AppState>> {
         let state = AppState {

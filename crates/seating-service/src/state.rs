@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
 use sqlx::PgPool;
@@ -27,33 +27,21 @@ pub struct SeatingMetrics {
 
 impl SeatingMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        let counter_vec = |name: &str, help: &str, label: &str| {
-            metrics.register(
-                IntCounterVec::new(Opts::new(name, help), &[label])
-                    .expect("static metric definition"),
-            )
-        };
         Self {
-            reservations: counter_vec(
+            reservations: metrics.counter_vec(
                 "seat_reservations_total",
                 "Reserve requests by result (created, failed)",
-                "result",
+                &["result"],
             ),
-            failures: counter_vec(
+            failures: metrics.counter_vec(
                 "seat_reservations_failed_total",
                 "Failed reservations and allocations by reason (conflict, expired, not_on_sale, invalid)",
-                "reason",
+                &["reason"],
             ),
-            holds_active: metrics.register(
-                IntGauge::new("seat_holds_active", "Holds active right now")
-                    .expect("static metric definition"),
-            ),
-            expirations: metrics.register(
-                IntCounter::new(
-                    "seat_hold_expirations_total",
-                    "Holds marked expired by the sweeper",
-                )
-                .expect("static metric definition"),
+            holds_active: metrics.gauge("seat_holds_active", "Holds active right now"),
+            expirations: metrics.counter(
+                "seat_hold_expirations_total",
+                "Holds marked expired by the sweeper",
             ),
         }
     }

@@ -1,10 +1,10 @@
 //! One way to run a service: the assembly every service used to write by hand.
 //!
-//! A service implements [`Service`]: its name, port and database, its place in the fleet
-//! ([`Links`]: whom it calls, what it produces), its configuration, and [`Service::assemble`],
-//! which builds its state, its routes, the consumer of its messages and its background tasks from
-//! a [`Kit`]. Its `main.rs` is one line, `service_kit::app::main::<MyService>()`, and the kit does
-//! the rest, the same way for all six:
+//! A service implements [`Service`]: who it is in the fleet's map ([`fleet::Service`]: its name,
+//! port, database, whom it calls, what it produces) and its migrations, its configuration, and
+//! [`Service::assemble`], which builds its state, its routes, the consumer of its messages and
+//! its background tasks from a [`Kit`]. Its `main.rs` is one line,
+//! `service_kit::app::main::<MyService>()`, and the kit does the rest, the same way for all six:
 //!
 //! 1. reads the configuration (the common part, the fleet's URLs that follow from the links,
 //!    the service's own part), starts logging and warns about development defaults;
@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::TokenVerifier;
 use crate::config::{CommonConfig, ConfigError, Env};
-use crate::fleet::{Fleet, FleetConfig, Links};
+use crate::fleet::{self, Fleet, FleetConfig};
 use crate::idempotency::IdempotencyStore;
 use crate::messages::inbox::{self, Consumer};
 use crate::messages::outbox::{self, OutboxMetrics, Relay, RelayPolicy};
@@ -43,31 +43,47 @@ use crate::telemetry;
 const KEY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const KEY_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// Who a service is: its place in the fleet's map, and its embedded migrations.
+#[derive(Clone, Copy)]
+pub struct Identity {
+    pub service: fleet::Service,
+    pub migrations: &'static Migrator,
+}
+
+impl Identity {
+    pub const fn new(service: fleet::Service, migrations: &'static Migrator) -> Self {
+        Self {
+            service,
+            migrations,
+        }
+    }
+}
+
+/// A service's own settings, read from the environment (the kit reads the common ones and the
+/// fleet's URLs).
+pub trait FromEnv: Sized + Send + Sync + 'static {
+    fn from_env(env: &mut Env) -> Result<Self, ConfigError>;
+}
+
+/// No settings of its own.
+impl FromEnv for () {
+    fn from_env(_env: &mut Env) -> Result<Self, ConfigError> {
+        Ok(())
+    }
+}
+
 /// What a service says about itself; the kit does the rest.
 pub trait Service: Send + Sync + 'static {
-    /// `seating-service`: in logs, metrics, `/health`, and as its service-token client id.
-    const NAME: &'static str;
-    /// The crate's version: `env!("CARGO_PKG_VERSION")`.
-    const VERSION: &'static str;
-    /// One line for the OpenAPI document.
-    const DESCRIPTION: &'static str;
-    /// The contract's port (`PORT` overrides it).
-    const PORT: u16;
-    /// Its database: `ticketing_<DATABASE>` by default.
-    const DATABASE: &'static str;
-    /// Whom it calls, what it produces, how it checks tokens.
-    const LINKS: Links;
+    /// Which service of the fleet's map this is (name, port, database, links), and its
+    /// migrations.
+    const WHO: Identity;
     /// Usage lines of its own commands, if it has any.
     const COMMANDS: &'static str = "";
 
-    /// Its own settings (the kit reads the common ones and the fleet's).
-    type Config: Send + Sync + 'static;
+    /// Its own settings.
+    type Config: FromEnv;
     /// What its handlers reach.
     type State: Clone + Send + Sync + 'static;
-
-    fn migrations() -> &'static Migrator;
-
-    fn config(env: &mut Env) -> Result<Self::Config, ConfigError>;
 
     /// Builds the state, routes, consumer and tasks over a migrated database.
     fn assemble(
@@ -85,6 +101,14 @@ pub trait Service: Send + Sync + 'static {
     }
 }
 
+/// The version of every service: the workspace's.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The service's name (`seating-service`).
+pub fn name<S: Service>() -> &'static str {
+    S::WHO.service.name()
+}
+
 /// Everything a service reads from the environment.
 pub struct Settings<C> {
     pub config: Arc<C>,
@@ -93,13 +117,14 @@ pub struct Settings<C> {
     pub relay: RelayPolicy,
 }
 
-impl<C> Settings<C> {
+impl<C: FromEnv> Settings<C> {
     pub fn read<S: Service<Config = C>>(env: &mut Env) -> Result<Self, ConfigError> {
+        let who = S::WHO.service;
         Ok(Self {
-            common: CommonConfig::from_env(env, S::NAME, S::PORT, S::DATABASE)?,
-            fleet: FleetConfig::from_env(env, S::NAME, S::LINKS)?,
+            common: CommonConfig::from_env(env, who.name(), who.port(), who.database())?,
+            fleet: FleetConfig::from_env(env, who.name(), who.links())?,
             relay: RelayPolicy::from_env(env)?,
-            config: Arc::new(S::config(env)?),
+            config: Arc::new(C::from_env(env)?),
         })
     }
 }
@@ -216,7 +241,8 @@ pub async fn assemble<S: Service>(
             }
         },
     ));
-    let relay = if S::LINKS.produces.is_empty() {
+    let who = S::WHO.service;
+    let relay = if who.links().produces.is_empty() {
         None
     } else {
         let relay = Relay::new(
@@ -239,9 +265,9 @@ pub async fn assemble<S: Service>(
     let health = TaskHealth::default();
     let supervisor = Supervisor::new(&metrics, health.clone(), RestartPolicy::default());
     let (routes, mut openapi) = assembly.routes.split_for_parts();
-    S::NAME.clone_into(&mut openapi.info.title);
-    S::VERSION.clone_into(&mut openapi.info.version);
-    openapi.info.description = Some(S::DESCRIPTION.to_owned());
+    who.name().clone_into(&mut openapi.info.title);
+    VERSION.clone_into(&mut openapi.info.version);
+    openapi.info.description = Some(who.description().to_owned());
     BearerAuth.modify(&mut openapi);
     let openapi = Arc::new(openapi);
     let routes = routes.merge(assembly.extra).route(
@@ -254,8 +280,8 @@ pub async fn assemble<S: Service>(
     let router = server::build(
         routes,
         Standard {
-            service: S::NAME,
-            version: S::VERSION,
+            service: who.name(),
+            version: VERSION,
             pool,
             metrics: metrics.clone(),
             verifier,
@@ -277,7 +303,7 @@ fn kit<S: Service>(settings: &Settings<S::Config>, pool: PgPool) -> Kit<S::Confi
     Kit {
         config: settings.config.clone(),
         common: settings.common.clone(),
-        metrics: Metrics::new(S::NAME),
+        metrics: Metrics::new(name::<S>()),
         fleet: Fleet::new(&settings.fleet),
         // Longer than any request may run, so a live request's key is never taken over.
         idempotency: IdempotencyStore::new(pool.clone(), settings.common.request_timeout * 2),
@@ -290,7 +316,7 @@ pub async fn main<S: Service>() -> anyhow::Result<()> {
     let mut env = Env::from_process();
     let settings = Settings::read::<S>(&mut env).context("configuration")?;
     telemetry::init(settings.common.log_format);
-    env.warn_about_defaults(S::NAME);
+    env.warn_about_defaults(name::<S>());
     let args: Vec<String> = std::env::args().skip(1).collect();
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
@@ -322,7 +348,7 @@ pub async fn main<S: Service>() -> anyhow::Result<()> {
 }
 
 fn usage<S: Service>() -> String {
-    let name = S::NAME;
+    let name = name::<S>();
     format!(
         "usage:\n  {name}                        serve (the default)\n  {name} outbox requeue [ID]    put dead messages (or one) back in the queue\n{}",
         S::COMMANDS
@@ -334,7 +360,7 @@ pub async fn connect<S: Service>(settings: &Settings<S::Config>) -> anyhow::Resu
     Ok(crate::db::connect_and_migrate(
         &settings.common.database_url,
         settings.common.db_max_connections,
-        S::migrations(),
+        S::WHO.migrations,
     )
     .await?)
 }
@@ -347,11 +373,11 @@ async fn serve<S: Service>(settings: &Settings<S::Config>) -> anyhow::Result<()>
         .await
         .with_context(|| format!("binding port {port}"))?;
     let tasks = built.start_tasks();
-    tracing::info!(address = %listener.local_addr()?, "{} listening", S::NAME);
+    tracing::info!(address = %listener.local_addr()?, "{} listening", name::<S>());
     server::serve(listener, built.router, server::shutdown_signal())
         .await
         .context("serving HTTP")?;
     tasks.stop().await;
-    tracing::info!("{} stopped", S::NAME);
+    tracing::info!("{} stopped", name::<S>());
     Ok(())
 }

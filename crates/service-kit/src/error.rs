@@ -7,8 +7,7 @@
 //! never sent), the conversion from `sqlx::Error`, and the HTTP answer.
 //!
 //! ```ignore
-//! pub type ApiError = service_kit::error::ApiError<SeatingError>;
-//! pub type ApiResult<T> = Result<T, ApiError>;
+//! service_kit::service_error!(SeatingError); // ApiError, ApiResult<T>, and `?` from SeatingError
 //! ```
 
 use axum::response::{IntoResponse, Response};
@@ -30,6 +29,23 @@ pub trait ServiceError: std::fmt::Debug + Send + Sync + 'static {
     {
         None
     }
+}
+
+/// Declares a service's `ApiError` (the kit's, over its own errors) and `ApiResult<T>`, and lets
+/// `?` turn its own error into it. (A blanket `From` in the kit would collide with the kit's
+/// other conversions, so each service states it, in this one line.)
+#[macro_export]
+macro_rules! service_error {
+    ($own:ty) => {
+        pub type ApiError = $crate::error::ApiError<$own>;
+        pub type ApiResult<T> = ::std::result::Result<T, ApiError>;
+
+        impl ::std::convert::From<$own> for $crate::error::ApiError<$own> {
+            fn from(e: $own) -> Self {
+                Self::Service(e)
+            }
+        }
+    };
 }
 
 /// A service's errors and the kit's, behind one type with one `IntoResponse`.

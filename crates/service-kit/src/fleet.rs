@@ -2,8 +2,8 @@
 //! message type; and a service's link to the rest of it (the verifier of incoming tokens, its own
 //! service token, clients for the services it calls, the URLs its relay delivers to).
 //!
-//! A service declares what it calls and what it produces (`app::Service::CALLS` and
-//! `PRODUCES`); the kit reads exactly the URL variables that follows from that, so that adding a
+//! Each service's place is written here once ([`Service::links`]: whom it calls, what it
+//! produces); the kit reads exactly the URL variables that follow from it, so that adding a
 //! consumer to [`consumers_of`] makes every producer of the type read (and, in production,
 //! require) the consumer's URL, instead of parking its messages as dead a day later.
 
@@ -31,6 +31,15 @@ pub enum Service {
 }
 
 impl Service {
+    pub const ALL: [Self; 6] = [
+        Self::User,
+        Self::Catalog,
+        Self::Seating,
+        Self::Order,
+        Self::Payment,
+        Self::Notification,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::User => "user-service",
@@ -44,16 +53,73 @@ impl Service {
 
     /// The service whose client id (the `sub` of its service token) is `name`.
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            Self::User,
-            Self::Catalog,
-            Self::Seating,
-            Self::Order,
-            Self::Payment,
-            Self::Notification,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Its port in the contract (`PORT` overrides it).
+    pub fn port(self) -> u16 {
+        self.url_variable().1
+    }
+
+    /// Its database: `ticketing_<database>` by default.
+    pub fn database(self) -> &'static str {
+        match self {
+            Self::User => "users",
+            Self::Catalog => "catalog",
+            Self::Seating => "seating",
+            Self::Order => "orders",
+            Self::Payment => "payments",
+            Self::Notification => "notifications",
+        }
+    }
+
+    /// One line for its OpenAPI document.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::User => "Accounts, sessions and tokens of the ticketing fleet.",
+            Self::Catalog => "Venues, events and seats of the ticketing fleet.",
+            Self::Seating => "Seat availability and holds of the ticketing fleet.",
+            Self::Order => "Orders, their payment and tickets of the ticketing fleet.",
+            Self::Payment => "Charges, refunds and payments of the ticketing fleet.",
+            Self::Notification => "E-mails to buyers, with their e-tickets.",
+        }
+    }
+
+    /// Whom it calls and what it produces: the contract's call graph and message table, from
+    /// this service's side.
+    pub fn links(self) -> Links {
+        match self {
+            Self::User => Links {
+                auth: Auth::Issuer,
+                calls: &[],
+                produces: &[],
+            },
+            Self::Catalog => Links {
+                auth: Auth::Jwks,
+                calls: &[Self::Seating],
+                produces: &[types::EVENT_CANCELLED],
+            },
+            Self::Seating => Links {
+                auth: Auth::Jwks,
+                calls: &[],
+                produces: &[types::SEATING_SOLD_OUT, types::SEATING_AVAILABLE],
+            },
+            Self::Order => Links {
+                auth: Auth::Jwks,
+                calls: &[Self::Catalog, Self::User, Self::Seating, Self::Payment],
+                produces: &[
+                    types::ORDER_CONFIRMED,
+                    types::ORDER_CANCELLED,
+                    types::ORDER_EXPIRED,
+                    types::ORDER_REFUNDED,
+                ],
+            },
+            Self::Payment | Self::Notification => Links {
+                auth: Auth::Jwks,
+                calls: &[],
+                produces: &[],
+            },
+        }
     }
 
     /// The variable that holds its base URL, and its default port.

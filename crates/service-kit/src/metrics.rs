@@ -4,7 +4,8 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 /// The label value for requests that matched no route, so that scanning random paths cannot
@@ -64,6 +65,54 @@ impl Metrics {
             .register(Box::new(collector.clone()))
             .expect("each metric is registered once, at start-up");
         collector
+    }
+
+    /// A counter of the service's own. The definitions are static, so a bad one is a
+    /// programming error found at start-up (it panics).
+    pub fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::new(name, help).expect("static metric definition"))
+    }
+
+    /// A counter with labels.
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(
+            IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition"),
+        )
+    }
+
+    /// A whole-number gauge.
+    pub fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect("static metric definition"))
+    }
+
+    /// A gauge of seconds, bytes or any fractional quantity.
+    pub fn float_gauge(&self, name: &str, help: &str) -> Gauge {
+        self.register(Gauge::new(name, help).expect("static metric definition"))
+    }
+
+    /// A histogram of seconds with these bucket bounds.
+    pub fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+        self.register(
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+                .expect("static metric definition"),
+        )
+    }
+
+    /// A histogram with labels.
+    pub fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: &[f64],
+        labels: &[&str],
+    ) -> HistogramVec {
+        self.register(
+            HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                labels,
+            )
+            .expect("static metric definition"),
+        )
     }
 
     pub fn service(&self) -> &'static str {

@@ -130,6 +130,12 @@ impl Problem {
         self
     }
 
+    /// Adds a member holding `value` as JSON (the declined payment, the failed order).
+    #[must_use]
+    pub fn with_value(self, key: &str, value: &impl Serialize) -> Self {
+        self.with_extension(key, serde_json::to_value(value).unwrap_or_default())
+    }
+
     /// Adds `Retry-After` (seconds) to the response.
     #[must_use]
     pub fn with_retry_after(mut self, seconds: u64) -> Self {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use prometheus::{IntCounterVec, Opts};
+use prometheus::IntCounterVec;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -137,15 +137,10 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(metrics: &Metrics, health: TaskHealth, policy: RestartPolicy) -> Self {
-        let failures = metrics.register(
-            IntCounterVec::new(
-                Opts::new(
-                    "background_task_failures_total",
-                    "Background tasks that panicked or failed, by task (each is restarted)",
-                ),
-                &["task"],
-            )
-            .expect("static metric definition"),
+        let failures = metrics.counter_vec(
+            "background_task_failures_total",
+            "Background tasks that panicked or failed, by task (each is restarted)",
+            &["task"],
         );
         Self {
             health,

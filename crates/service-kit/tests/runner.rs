@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use service_kit::app::{Assembly, Kit, Service};
+use service_kit::app::{Assembly, Identity, Kit, Service};
 use service_kit::auth::TokenVerifier;
-use service_kit::config::{ConfigError, Env};
-use service_kit::fleet::{Auth, Links};
+use service_kit::config::Env;
+use service_kit::fleet;
 use service_kit::tasks::Task;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -27,27 +27,11 @@ struct Probe {
 struct ProbeService;
 
 impl Service for ProbeService {
-    const NAME: &'static str = "probe-service";
-    const VERSION: &'static str = "0.0.0";
-    const DESCRIPTION: &'static str = "A service made to fail.";
-    const PORT: u16 = 0;
-    const DATABASE: &'static str = "probe";
-    const LINKS: Links = Links {
-        auth: Auth::Issuer,
-        calls: &[],
-        produces: &[],
-    };
+    // Any service of the map that calls nobody will do: the probe stands in for it.
+    const WHO: Identity = Identity::new(fleet::Service::Payment, &NO_MIGRATIONS);
 
     type Config = ();
     type State = Probe;
-
-    fn migrations() -> &'static Migrator {
-        &NO_MIGRATIONS
-    }
-
-    fn config(_env: &mut Env) -> Result<(), ConfigError> {
-        Ok(())
-    }
 
     async fn assemble(_kit: &Kit<()>) -> anyhow::Result<Assembly<Probe>> {
         let probe = Probe::default();

@@ -102,10 +102,10 @@ impl UserService {
     /// Starts one on an ephemeral port, over the schema `users` of the test's database.
     pub async fn start(pool: &PgPool) -> Self {
         let users_pool = schema_pool(pool, "users").await;
-        service_kit::db::migrate(&users_pool, &user_service::startup::MIGRATIONS)
+        service_kit::db::migrate(&users_pool, &user_service::db::MIGRATIONS)
             .await
             .unwrap();
-        let app = service_kit::app::build::<user_service::startup::Users>(
+        let app = service_kit::app::build::<user_service::Users>(
             env::<String, String>([]),
             users_pool.clone(),
         )

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
+use service_kit::app::FromEnv;
 use service_kit::config::{ConfigError, Env, development_client_secret};
 
 pub const SERVICE: &str = "user-service";
@@ -46,8 +47,8 @@ pub struct Throttle {
     pub window: Duration,
 }
 
-impl Config {
-    pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         let signing_key_pem = env.optional("JWT_SIGNING_KEY").map(SecretString::from);
         let default_clients = DEVELOPMENT_CLIENTS
             .iter()

@@ -5,36 +5,23 @@ use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::error::ServiceError;
 
-pub type ApiError = service_kit::error::ApiError<UserError>;
-pub type ApiResult<T> = Result<T, ApiError>;
+service_kit::service_error!(UserError);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum UserError {
     /// 409: the e-mail belongs to another account (in any letter case).
-    #[error("e-mail already registered")]
     EmailTaken,
     /// 401: one answer for an unknown e-mail and a wrong password, so that login does not tell
     /// which addresses have accounts.
-    #[error("invalid credentials")]
     InvalidCredentials,
     /// 429: too many failed logins for this e-mail or from this address.
-    #[error("too many failed logins")]
     Throttled { retry_after_seconds: u64 },
     /// 401: refresh token unknown, expired, revoked, or already used.
-    #[error("invalid refresh token")]
     InvalidRefreshToken,
     /// 401: unknown service client or wrong secret.
-    #[error("invalid client credentials")]
     InvalidClient,
     /// 404: no such user, or not one the caller may see.
-    #[error("user not found")]
     UserNotFound,
-}
-
-impl From<UserError> for ApiError {
-    fn from(e: UserError) -> Self {
-        Self::Service(e)
-    }
 }
 
 impl ServiceError for UserError {

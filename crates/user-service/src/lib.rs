@@ -4,7 +4,7 @@
 //! - [`accounts`], [`sessions`]: what the API does;
 //! - [`domain`]: validated values (e-mail, password, name, phone);
 //! - [`db`]: queries; [`keys`], [`tokens`], [`passwords`]: the cryptography;
-//! - [`config`]: its settings; [`startup`]: what the kit runs ([`startup::Users`]).
+//! - [`config`]: its settings; [`startup`]: what the kit runs ([`Users`]).
 
 pub mod accounts;
 pub mod api;
@@ -19,3 +19,6 @@ pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tokens;
+
+/// user-service, as the kit runs it ([`startup`] says what it is made of).
+pub struct Users;

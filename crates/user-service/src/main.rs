@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::app::main::<user_service::startup::Users>().await
+    service_kit::app::main::<user_service::Users>().await
 }

@@ -3,48 +3,26 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use service_kit::app::{Assembly, Kit, Service};
+use service_kit::app::{Assembly, Identity, Kit, Service};
 use service_kit::auth::TokenVerifier;
-use service_kit::config::{ConfigError, Env, ports};
-use service_kit::fleet::{Auth, Links};
+use service_kit::fleet;
 use service_kit::tasks::Task;
-use sqlx::migrate::Migrator;
 
+use crate::Users;
 use crate::config::Config;
+use crate::db::MIGRATIONS;
 use crate::db::{login_failures, refresh_tokens};
 use crate::state::{AppState, UserMetrics};
 use crate::{accounts, keys, routes};
 
-/// user-service's embedded migrations.
-pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
-
 /// How often old login failures and long-expired refresh tokens are deleted.
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
-pub struct Users;
-
 impl Service for Users {
-    const NAME: &'static str = crate::config::SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Accounts, sessions and tokens of the ticketing fleet.";
-    const PORT: u16 = ports::USER;
-    const DATABASE: &'static str = "users";
-    const LINKS: Links = Links {
-        auth: Auth::Issuer,
-        calls: &[],
-        produces: &[],
-    };
+    const WHO: Identity = Identity::new(fleet::Service::User, &MIGRATIONS);
 
     type Config = Config;
     type State = AppState;
-
-    fn migrations() -> &'static Migrator {
-        &MIGRATIONS
-    }
-
-    fn config(env: &mut Env) -> Result<Config, ConfigError> {
-        Config::from_env(env)
-    }
 
     /// Loads the signing key, creates the admin when configured, and builds the rest.
     async fn assemble(kit: &Kit<Config>) -> anyhow::Result<Assembly<AppState>> {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use prometheus::{IntCounter, IntCounterVec, Opts};
+use prometheus::{IntCounter, IntCounterVec};
 use service_kit::metrics::Metrics;
 use sqlx::PgPool;
 
@@ -28,17 +28,12 @@ pub struct UserMetrics {
 impl UserMetrics {
     pub fn register(metrics: &Metrics) -> Self {
         Self {
-            logins: metrics.register(
-                IntCounterVec::new(
-                    Opts::new("user_logins_total", "Login attempts by result"),
-                    &["result"],
-                )
-                .expect("static metric definition"),
+            logins: metrics.counter_vec(
+                "user_logins_total",
+                "Login attempts by result",
+                &["result"],
             ),
-            registrations: metrics.register(
-                IntCounter::new("user_registrations_total", "Accounts created")
-                    .expect("static metric definition"),
-            ),
+            registrations: metrics.counter("user_registrations_total", "Accounts created"),
         }
     }
 }

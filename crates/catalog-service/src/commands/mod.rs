@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use service_kit::app::Kit;
 
-use crate::config::Config;
 use crate::startup::state;
 
 /// The usage lines the kit prints beside its own.
@@ -22,7 +21,7 @@ pub const USAGE: &str =
 ";
 
 /// Runs the command named by `args`.
-pub async fn run(kit: &Kit<Config>, args: &[String]) -> anyhow::Result<()> {
+pub async fn run(kit: &Kit<()>, args: &[String]) -> anyhow::Result<()> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["import-etsr", dir] => {
@@ -37,7 +36,7 @@ pub async fn run(kit: &Kit<Config>, args: &[String]) -> anyhow::Result<()> {
     }
 }
 
-async fn seed(kit: &Kit<Config>, args: &[&str]) -> anyhow::Result<()> {
+async fn seed(kit: &Kit<()>, args: &[&str]) -> anyhow::Result<()> {
     let mut options = seed_demo::Options {
         venues: 15,
         events: 60,

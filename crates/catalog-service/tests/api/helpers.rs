@@ -60,10 +60,10 @@ impl TestApp {
 
         // seating-service in schema `seating` of the test database.
         let seating_pool = test_support::schema_pool(&pool, "seating").await;
-        service_kit::db::migrate(&seating_pool, &seating_service::startup::MIGRATIONS)
+        service_kit::db::migrate(&seating_pool, &seating_service::db::MIGRATIONS)
             .await
             .unwrap();
-        service_kit::db::migrate(&pool, &catalog_service::startup::MIGRATIONS)
+        service_kit::db::migrate(&pool, &catalog_service::db::MIGRATIONS)
             .await
             .unwrap();
 
@@ -76,7 +76,7 @@ impl TestApp {
             ("CATALOG_SERVICE_URL".into(), address.clone()),
         ]);
         vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let seating_app = service_kit::app::build::<seating_service::startup::Seating>(
+        let seating_app = service_kit::app::build::<seating_service::Seating>(
             env(vars_map.clone()),
             seating_pool.clone(),
         )
@@ -95,12 +95,9 @@ impl TestApp {
                 .await
                 .unwrap(),
         };
-        let app = service_kit::app::build::<catalog_service::startup::Catalog>(
-            env(vars_map),
-            catalog_pool,
-        )
-        .await
-        .unwrap();
+        let app = service_kit::app::build::<catalog_service::Catalog>(env(vars_map), catalog_pool)
+            .await
+            .unwrap();
         serve_on(catalog_listener, app.router);
 
         Self {

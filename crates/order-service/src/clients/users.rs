@@ -38,7 +38,11 @@ impl UsersClient {
         if let Some(user) = self.users.get(&id) {
             return Ok(user);
         }
-        let user: User = self.client.get(&format!("/v1/users/{id}")).send_json().await?;
+        let user: User = self
+            .client
+            .get(&format!("/v1/users/{id}"))
+            .send_json()
+            .await?;
         self.users.insert(id, user.clone());
         Ok(user)
     }

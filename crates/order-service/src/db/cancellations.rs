@@ -36,9 +36,9 @@ pub async fn finish(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<()>
         "UPDATE event_cancellations SET finished_at = now()
          WHERE event_id = $1 AND finished_at IS NULL",
     )
-        .bind(event_id)
-        .execute(db)
-        .await?;
+    .bind(event_id)
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use order_service::startup::{MIGRATIONS, Orders};
+use order_service::Orders;
+use order_service::db::MIGRATIONS;
 use order_service::state::AppState;
 pub use reqwest::StatusCode;
 use reqwest::{Method, Response};
@@ -75,15 +76,12 @@ impl Fleet {
         ]);
         vars_map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
 
-        let seating_pool = migrated(&pool, "seating", &seating_service::startup::MIGRATIONS).await;
-        let seating_app =
-            build::<seating_service::startup::Seating>(&vars_map, &seating_pool).await;
-        let catalog_pool = migrated(&pool, "catalog", &catalog_service::startup::MIGRATIONS).await;
-        let catalog_app =
-            build::<catalog_service::startup::Catalog>(&vars_map, &catalog_pool).await;
-        let payment_pool = migrated(&pool, "payments", &payment_service::startup::MIGRATIONS).await;
-        let payment_app =
-            build::<payment_service::startup::Payments>(&vars_map, &payment_pool).await;
+        let seating_pool = migrated(&pool, "seating", &seating_service::db::MIGRATIONS).await;
+        let seating_app = build::<seating_service::Seating>(&vars_map, &seating_pool).await;
+        let catalog_pool = migrated(&pool, "catalog", &catalog_service::db::MIGRATIONS).await;
+        let catalog_app = build::<catalog_service::Catalog>(&vars_map, &catalog_pool).await;
+        let payment_pool = migrated(&pool, "payments", &payment_service::db::MIGRATIONS).await;
+        let payment_app = build::<payment_service::Payments>(&vars_map, &payment_pool).await;
         service_kit::db::migrate(&pool, &MIGRATIONS).await.unwrap();
         let order_app = build::<Orders>(&vars_map, &pool).await;
 

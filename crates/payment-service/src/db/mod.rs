@@ -3,6 +3,9 @@
 //! charge (`payments_refunded_within_amount`) and a status that agrees with the refunded amount
 //! (`payments_status_matches_refunds`).
 
+/// payment-service's embedded migrations (the kit applies its own first).
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 pub mod attempts;
 pub mod payments;
 pub mod refunds;

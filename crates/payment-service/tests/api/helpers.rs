@@ -2,8 +2,9 @@
 //! with the simulated gateway, whose counters tell what it really charged.
 
 pub use axum::http::StatusCode;
+use payment_service::Payments;
+use payment_service::db::MIGRATIONS;
 use payment_service::gateway::SimulatedGateway;
-use payment_service::startup::{MIGRATIONS, Payments};
 use payment_service::state::AppState;
 use reqwest::Response;
 use serde_json::{Value, json};

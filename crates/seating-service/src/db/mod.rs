@@ -1,6 +1,9 @@
 //! Queries, one module per table. The statements that guard the seat invariant are in
 //! [`seats`]: `claim` and `sell_hold`.
 
+/// seating-service's embedded migrations (the kit applies its own first).
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 use crate::domain::{EventStatus, HoldStatus, SeatStatus};
 
 // Read strictly: an unknown stored value fails the row, naming it (a 500), never a default.

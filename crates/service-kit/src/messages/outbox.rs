@@ -132,30 +132,21 @@ pub struct OutboxMetrics {
 
 impl OutboxMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        let gauge = |name: &str, help: &str| {
-            metrics.register(IntGauge::new(name, help).expect("static metric definition"))
-        };
-        let counter = |name: &str, help: &str| {
-            metrics.register(IntCounter::new(name, help).expect("static metric definition"))
-        };
         Self {
-            pending: gauge("outbox_pending", "Deliveries waiting to be made"),
-            oldest_pending_age: metrics.register(
-                Gauge::new(
-                    "outbox_oldest_pending_age_seconds",
-                    "Age of the oldest undelivered message",
-                )
-                .expect("static metric definition"),
+            pending: metrics.gauge("outbox_pending", "Deliveries waiting to be made"),
+            oldest_pending_age: metrics.float_gauge(
+                "outbox_oldest_pending_age_seconds",
+                "Age of the oldest undelivered message",
             ),
-            failures: counter(
+            failures: metrics.counter(
                 "outbox_delivery_failures_total",
                 "Delivery attempts that failed (to be retried)",
             ),
-            dead: counter(
+            dead: metrics.counter(
                 "outbox_dead_total",
                 "Deliveries parked as dead after a day of failures",
             ),
-            parked: gauge(
+            parked: metrics.gauge(
                 "outbox_dead",
                 "Deliveries parked as dead right now (re-queue with `outbox requeue`)",
             ),

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use service_kit::config::Env;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
-use user_service::startup::{MIGRATIONS, Users};
+use user_service::Users;
+use user_service::db::MIGRATIONS;
 
 pub const PASSWORD: &str = "correct horse battery";
 
