@@ -4,6 +4,7 @@
 #   ./setup-local.sh          build and start every service (idempotent)
 #   ./setup-local.sh stop     stop them (and the private PostgreSQL, if we started it)
 #   ./setup-local.sh status   show what is running and whether it answers /ready
+#   ./setup-local.sh e2e      walk the buying journey (crates/e2e-flow) against what runs
 #
 # Services log to log/<binary>.log; pid files live in .local/<binary>.pid.
 # Per-service database override: <BINARY_UPPER_SNAKE>_DATABASE_URL
@@ -123,6 +124,8 @@ build_services() {
     for entry in "$@"; do
         packages+=(-p "${entry%%:*}")
     done
+    # The journey's client too, so `./setup-local.sh e2e` needs no build of its own.
+    packages+=(-p e2e-flow)
     log "building ${packages[*]} (release)"
     cargo build --release --locked "${packages[@]}" || die "cargo build failed"
 }
@@ -211,8 +214,38 @@ print_summary() {
         IFS=: read -r binary port _ <<<"$entry"
         printf '%-24s %-26s %s\n' "$binary" "http://localhost:$port" "log/$binary.log"
     done
-    printf '\nTry:  curl http://localhost:8080/health\n'
+    if [[ "${ADMIN_EMAIL:-}" == "$DEV_ADMIN_EMAIL" ]]; then
+        printf '\nAdmin (development default): %s / %s\n' "$DEV_ADMIN_EMAIL" "$DEV_ADMIN_PASSWORD"
+    elif [[ -n "${ADMIN_EMAIL:-}" ]]; then
+        printf '\nAdmin: %s (ADMIN_EMAIL / ADMIN_PASSWORD as set)\n' "$ADMIN_EMAIL"
+    fi
+    printf '\nTry:  ./setup-local.sh e2e     (the buying journey, narrated)\n'
+    printf '      curl http://localhost:8080/health\n'
     printf 'Stop: ./setup-local.sh stop\n'
+}
+
+# The admin the fleet gets in development when ADMIN_EMAIL/ADMIN_PASSWORD are unset, so that
+# the journey (e2e-flow, whose defaults they are too) works out of the box. Never with
+# APP_ENV=production: there the operator sets both or there is no admin.
+DEV_ADMIN_EMAIL="admin@ticketing.local"
+DEV_ADMIN_PASSWORD="development admin password"
+if [[ "${APP_ENV:-}" != production && -z "${ADMIN_EMAIL:-}" && -z "${ADMIN_PASSWORD:-}" ]]; then
+    export ADMIN_EMAIL="$DEV_ADMIN_EMAIL" ADMIN_PASSWORD="$DEV_ADMIN_PASSWORD"
+fi
+
+cmd_e2e() {
+    local target_dir exe
+    target_dir="${CARGO_TARGET_DIR:-target}"
+    exe="$target_dir/release/e2e-flow"
+    if [[ ! -x "$exe" ]]; then
+        cargo build --release --locked -p e2e-flow || die "cargo build failed"
+    fi
+    mkdir -p "$LOG_DIR"
+    local -a mail=()
+    if [[ -z "${SMTP_URL:-}" ]]; then
+        mail=(--mail-dir "$LOG_DIR/mail")
+    fi
+    "$exe" --log "$LOG_DIR/e2e-run.log" "${mail[@]}"
 }
 
 cmd_start() {
@@ -305,7 +338,7 @@ cmd_status() {
 }
 
 usage() {
-    printf 'usage: %s [start|stop|status]\n' "$0" >&2
+    printf 'usage: %s [start|stop|status|e2e]\n' "$0" >&2
 }
 
 main() {
@@ -313,6 +346,7 @@ main() {
         start) cmd_start ;;
         stop) cmd_stop ;;
         status) cmd_status ;;
+        e2e) cmd_e2e ;;
         -h | --help | help) usage ;;
         *) usage; exit 2 ;;
     esac
