@@ -19,7 +19,7 @@ use service_kit::messages::payloads::OrderNotice;
 
 use crate::db::notifications::NotificationRow;
 use crate::domain::{NotificationType, message_id};
-use crate::qr;
+use crate::qr::{self, QrCache};
 use crate::templates::{EmailView, Templates};
 
 /// Why a notification cannot be made into an e-mail. None of these gets better by trying
@@ -47,10 +47,28 @@ pub fn recipient(name: &str, email: &str) -> Result<Mailbox, ComposeError> {
     Ok(Mailbox::new(Some(name.trim().to_owned()), address))
 }
 
+/// What every e-mail is made with: the templates, the sender's address, the QR codes drawn so
+/// far.
+#[derive(Debug)]
+pub struct Composer {
+    pub templates: Templates,
+    pub from: Mailbox,
+    pub qr: QrCache,
+}
+
+impl Composer {
+    /// The e-mail of `notification`. CPU work (templates, QR codes): run it off the async
+    /// workers.
+    pub fn compose(&self, notification: &NotificationRow) -> Result<Message, ComposeError> {
+        compose(&self.templates, &self.from, &self.qr, notification)
+    }
+}
+
 /// The e-mail of `notification`, from `from`.
 pub fn compose(
     templates: &Templates,
     from: &Mailbox,
+    qr: &QrCache,
     notification: &NotificationRow,
 ) -> Result<Message, ComposeError> {
     let notice: OrderNotice = serde_json::from_value(notification.data.0.clone())?;
@@ -71,13 +89,13 @@ pub fn compose(
             let png = ContentType::parse("image/png").expect("a valid media type");
             let mut related = MultiPart::related().singlepart(html);
             for (ticket, view) in notice.tickets.iter().zip(&view.tickets) {
-                let image = qr::png(&ticket.qr_payload)?;
+                let image = qr.png(&ticket.qr_payload)?;
                 related = related.singlepart(
                     Attachment::new_inline_with_name(
                         view.content_id.clone(),
                         format!("ticket-{}.png", ticket.code),
                     )
-                    .body(image, png.clone()),
+                    .body(image.to_vec(), png.clone()),
                 );
             }
             MultiPart::alternative().singlepart(text).multipart(related)
@@ -124,7 +142,7 @@ mod tests {
         let notice = crate::templates::tests::notice("Ada", "Jazz Night");
         let row = row(NotificationType::OrderConfirmed, &notice);
         let from: Mailbox = "Tickets <tickets@localhost>".parse().unwrap();
-        let message = compose(&templates, &from, &row).unwrap();
+        let message = compose(&templates, &from, &QrCache::new(4), &row).unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();
         assert!(raw.contains(&format!("Message-ID: <{}@ticketing.notification>", row.id)));
         assert!(raw.contains("multipart/alternative"));
@@ -143,7 +161,13 @@ mod tests {
         let mut notice = crate::templates::tests::notice("Ada", "Jazz Night");
         notice.tickets.clear();
         let row = row(NotificationType::OrderRefunded, &notice);
-        let message = compose(&templates, &"t@localhost".parse().unwrap(), &row).unwrap();
+        let message = compose(
+            &templates,
+            &"t@localhost".parse().unwrap(),
+            &QrCache::new(0),
+            &row,
+        )
+        .unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();
         assert!(!raw.contains("image/png"));
         assert!(!raw.contains("multipart/related"));

@@ -13,12 +13,17 @@ use sqlx::migrate::Migrator;
 
 use crate::config::{Config, Transport};
 use crate::db::notifications;
+use crate::mail::Composer;
 use crate::messages::NotificationConsumer;
+use crate::qr::QrCache;
 use crate::routes;
 use crate::sender::{SendPolicy, Sender};
 use crate::state::{AppState, NotificationMetrics};
 use crate::templates::Templates;
 use crate::transport::Mailer;
+
+/// QR codes kept drawn: a backlog of 10 000 two-ticket receipts (about 6 MiB of PNGs).
+const QR_CACHE_SIZE: usize = 20_000;
 
 /// notification-service's embedded migrations.
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
@@ -31,12 +36,15 @@ impl Notifications {
     pub fn sender(kit: &Kit<Config>, metrics: NotificationMetrics) -> anyhow::Result<Sender> {
         let config = &kit.config;
         let mailer = Mailer::new(&config.transport, config.concurrency, config.send_timeout)?;
-        let templates = Templates::load().context("the e-mail templates")?;
+        let composer = Composer {
+            templates: Templates::load().context("the e-mail templates")?,
+            from: config.from.clone(),
+            qr: QrCache::new(QR_CACHE_SIZE),
+        };
         Ok(Sender::new(
             kit.pool.clone(),
             mailer,
-            Arc::new(templates),
-            config.from.clone(),
+            Arc::new(composer),
             metrics,
             SendPolicy {
                 concurrency: config.concurrency,

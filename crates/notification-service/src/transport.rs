@@ -33,15 +33,18 @@ pub enum SendError {
     /// The server refused this e-mail for good (a 5xx reply about the message or its
     /// recipient): sending it again would be refused again.
     Permanent(String),
-    /// Anything else: a 4xx reply, no connection, a TLS or network failure, a timeout, a disk
-    /// that is full. The send is tried again after a back-off.
+    /// The server answered, but not yes: a 4xx reply (or a 5xx about our credentials), or a
+    /// disk that is full for `.eml` files. The send is tried again after a back-off.
     Transient(String),
+    /// No answer at all: no connection, a TLS or network failure. The server is down or
+    /// unreachable for every e-mail alike; tried again after a back-off, and the sender pauses.
+    Unreachable(String),
 }
 
 impl SendError {
     pub fn reason(&self) -> &str {
         match self {
-            Self::Permanent(reason) | Self::Transient(reason) => reason,
+            Self::Permanent(reason) | Self::Transient(reason) | Self::Unreachable(reason) => reason,
         }
     }
 }
@@ -93,7 +96,8 @@ impl Mailer {
     }
 }
 
-/// Permanent for a 5xx reply about the e-mail; transient for everything else.
+/// Permanent for a 5xx reply about the e-mail; transient for any other reply; unreachable when
+/// there was no reply at all.
 fn classify(error: &lettre::transport::smtp::Error) -> SendError {
     let server_said = std::error::Error::source(error).map(ToString::to_string);
     match error.status() {
@@ -109,6 +113,9 @@ fn classify(error: &lettre::transport::smtp::Error) -> SendError {
                 SendError::Transient(reason)
             }
         }
-        None => SendError::Transient(error.to_string()),
+        None if error.is_timeout() || error.is_response() || error.is_client() => {
+            SendError::Transient(error.to_string())
+        }
+        None => SendError::Unreachable(error.to_string()),
     }
 }
