@@ -97,6 +97,15 @@ impl SmtpSink {
         *self.state.hang_for.lock().expect("not poisoned") = Some(needle.to_owned());
     }
 
+    /// Forgets what was received so far (the benchmark, between runs).
+    pub fn clear(&self) {
+        self.state.received.lock().expect("not poisoned").clear();
+    }
+
+    pub fn received_count(&self) -> usize {
+        self.state.received.lock().expect("not poisoned").len()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.state.received.lock().expect("not poisoned").clone()
     }
@@ -129,6 +138,7 @@ async fn accept(listener: TcpListener, state: Arc<State>, stop: CancellationToke
             () = stop.cancelled() => return,
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
+                    let _ = stream.set_nodelay(true);
                     tokio::spawn(session(stream, state.clone(), stop.clone()));
                 }
             }
@@ -206,8 +216,8 @@ async fn converse(stream: TcpStream, state: &State) -> std::io::Result<()> {
             }
             _ => "502 5.5.2 command not recognised".into(),
         };
-        write.write_all(reply.as_bytes()).await?;
-        write.write_all(b"\r\n").await?;
+        // One write per reply: two small writes would wait on the client's delayed ACK.
+        write.write_all(format!("{reply}\r\n").as_bytes()).await?;
     }
 }
 
