@@ -7,6 +7,8 @@
 #   ./setup-local.sh e2e      walk the buying journey (crates/e2e-flow) against what runs
 #
 # Services log to log/<binary>.log; pid files live in .local/<binary>.pid.
+# notification-service writes its e-mails as .eml files into log/mail/ (MAIL_DIR) unless
+# SMTP_URL names a mail server (a mail catcher such as Mailpit: SMTP_URL=smtp://localhost:1025).
 # Per-service database override: <BINARY_UPPER_SNAKE>_DATABASE_URL
 # (e.g. USER_SERVICE_DATABASE_URL). READY_TIMEOUT (seconds, default 60) bounds the wait.
 set -euo pipefail
@@ -207,13 +209,38 @@ run_after_start_hook() {
     fi
 }
 
+# Where notification-service's e-mails go: an SMTP server when SMTP_URL is set, else .eml files
+# in MAIL_DIR (log/mail/ by default).
+setup_mail() {
+    if [[ -z "${SMTP_URL:-}" ]]; then
+        export MAIL_DIR="${MAIL_DIR:-$LOG_DIR/mail}"
+        mkdir -p "$MAIL_DIR"
+    fi
+}
+
+print_mail() {
+    if [[ -n "${SMTP_URL:-}" ]]; then
+        # Credentials in the URL are not printed.
+        printf 'Mail: sent to the SMTP server at %s\n' "$(sed -E 's#//[^@/]*@#//#; s#\?.*##' <<<"$SMTP_URL")"
+    else
+        printf 'Mail: written as .eml files into %s (set SMTP_URL to send it)\n' "$MAIL_DIR"
+    fi
+}
+
 print_summary() {
-    local entry binary port
+    local entry binary port mail=0
     printf '\n%-24s %-26s %s\n' SERVICE URL LOG
     for entry in "$@"; do
         IFS=: read -r binary port _ <<<"$entry"
         printf '%-24s %-26s %s\n' "$binary" "http://localhost:$port" "log/$binary.log"
+        if [[ "$binary" == notification-service ]]; then
+            mail=1
+        fi
     done
+    if (( mail )); then
+        printf '\n'
+        print_mail
+    fi
     if [[ "${ADMIN_EMAIL:-}" == "$DEV_ADMIN_EMAIL" ]]; then
         printf '\nAdmin (development default): %s / %s\n' "$DEV_ADMIN_EMAIL" "$DEV_ADMIN_PASSWORD"
     elif [[ -n "${ADMIN_EMAIL:-}" ]]; then
@@ -255,6 +282,7 @@ cmd_start() {
     (( ${#services[@]} > 0 )) || die "no service crates found under crates/"
 
     mkdir -p "$RUN_DIR" "$LOG_DIR"
+    setup_mail
     ensure_postgres || die "PostgreSQL is required"
     build_services "${services[@]}"
 
