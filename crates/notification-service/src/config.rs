@@ -137,16 +137,10 @@ impl FromEnv for Config {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::collections::HashMap;
-
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Env {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Env::from_fn(move |k| map.get(k).cloned())
+        test_support::env(vars.iter().copied())
     }
 
     #[test]
