@@ -61,7 +61,6 @@ pub async fn create(
         .user(buyer)
         .await
         .map_err(|remote| unavailable("user-service", &remote))?;
-    let lease = Uuid::now_v7();
     let row = NewOrderRow {
         id: Uuid::now_v7(),
         user_id: buyer,
@@ -77,7 +76,7 @@ pub async fn create(
         venue_city: &event.venue.city,
         organizer_id: event.organizer_id,
     };
-    let Some(order) = orders::insert_reserving(&state.pool, &row, lease).await? else {
+    let Some(order) = orders::insert_reserving(&state.pool, &row, Uuid::now_v7()).await? else {
         // The buyer has an order under this key already: a retry after a crash (the kit's
         // idempotency store gave the key up), or a request racing us for it.
         let existing = orders::find_by_key(&state.pool, buyer, key)
@@ -86,7 +85,7 @@ pub async fn create(
         return resume_created(state, existing).await;
     };
     tracing::info!(order_id = %order.id, "order written down; holding seats");
-    let stop = saga::drive(state, order.id, lease).await?;
+    let stop = saga::drive(state, order).await?;
     created_answer(state, stop).await
 }
 
@@ -94,7 +93,7 @@ pub async fn create(
 /// order became.
 async fn resume_created(state: &AppState, order: OrderRow) -> ApiResult<(StatusCode, OrderView)> {
     let stop = match take_over(state, &order).await? {
-        Some(lease) => saga::drive(state, order.id, lease).await?,
+        Some(taken) => saga::drive(state, taken).await?,
         None if order.step.is_some() => return Err(OrderError::Busy.into()),
         None => Stop::Rested(Box::new(order)),
     };
@@ -121,7 +120,7 @@ pub async fn pay(
     token: String,
 ) -> ApiResult<OrderView> {
     let order = own_order(state, caller, id).await?;
-    let lease = match (order.status, order.step) {
+    let taken = match (order.status, order.step) {
         (OrderStatus::PendingPayment, None) => {
             if order.hold_expires_at.is_none_or(|t| t <= Utc::now()) {
                 expire_one(state, &order).await?;
@@ -149,7 +148,7 @@ pub async fn pay(
         }
         (status, _) => return Err(OrderError::NotPayable(status.as_str()).into()),
     };
-    let order = rested(saga::drive(state, id, lease).await?)?;
+    let order = rested(saga::drive(state, taken).await?)?;
     match order.status {
         OrderStatus::Confirmed => view(state, order).await,
         _ => Err(settled_refusal(state, order).await),
@@ -168,7 +167,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Or
     } else {
         Compensation::CancelledByBuyer
     };
-    let lease = match (order.status, order.step) {
+    let taken = match (order.status, order.step) {
         (OrderStatus::Cancelled | OrderStatus::Refunded, None) => return view(state, order).await,
         (OrderStatus::PendingPayment, None) => orders::claim(
             &state.pool,
@@ -191,19 +190,20 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Or
             .into());
         }
     };
-    let order = rested(saga::drive(state, id, lease).await?)?;
+    let order = rested(saga::drive(state, taken).await?)?;
     view(state, order).await
 }
 
 /// Takes a CONFIRMED order for its refund: in one transaction, its tickets are locked (against
 /// check-ins), refused if one was used (unless `used_is_fine`: an admin, a cancelled event), and
-/// voided; then the refund is written down. `None` when someone else moves the order.
+/// voided; then the refund is written down. The order taken, or `None` when someone else moves
+/// it.
 pub async fn start_refund(
     state: &AppState,
     id: Uuid,
     why: Compensation,
     used_is_fine: bool,
-) -> ApiResult<Option<Uuid>> {
+) -> ApiResult<Option<OrderRow>> {
     let mut tx = state.pool.begin().await?;
     if tickets::lock_any_used(&mut tx, id).await? && !used_is_fine {
         return Err(OrderError::NotCancellable(
@@ -211,7 +211,7 @@ pub async fn start_refund(
         )
         .into());
     }
-    let Some(lease) = orders::claim(
+    let Some(taken) = orders::claim(
         &mut *tx,
         id,
         OrderStatus::Confirmed,
@@ -226,7 +226,7 @@ pub async fn start_refund(
     let voided = tickets::void_all(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(order_id = %id, voided, reason = why.as_str(), "refund started; tickets void");
-    Ok(Some(lease))
+    Ok(Some(taken))
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<OrderView> {
@@ -282,7 +282,7 @@ async fn own_order(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Ord
 }
 
 /// Takes over the order's step when its lease is stale.
-async fn take_over(state: &AppState, order: &OrderRow) -> ApiResult<Option<Uuid>> {
+async fn take_over(state: &AppState, order: &OrderRow) -> ApiResult<Option<OrderRow>> {
     if order.step.is_none() {
         return Ok(None);
     }
@@ -291,7 +291,7 @@ async fn take_over(state: &AppState, order: &OrderRow) -> ApiResult<Option<Uuid>
 
 /// Expires one unpaid order whose hold ran out (as the sweeper would).
 async fn expire_one(state: &AppState, order: &OrderRow) -> ApiResult<()> {
-    let Some(lease) = orders::claim(
+    let Some(taken) = orders::claim(
         &state.pool,
         order.id,
         OrderStatus::PendingPayment,
@@ -303,6 +303,7 @@ async fn expire_one(state: &AppState, order: &OrderRow) -> ApiResult<()> {
     else {
         return Ok(());
     };
+    let lease = taken.lease.unwrap_or_default();
     let mut tx = state.pool.begin().await?;
     if orders::settle(&mut tx, order.id, lease, OrderStatus::Expired, None)
         .await?

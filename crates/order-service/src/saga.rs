@@ -25,7 +25,7 @@ use crate::clients::payment::{Charge, Payment};
 use crate::config::SERVICE;
 use crate::db::cancellations;
 use crate::db::orders::{self, ItemRow, OrderRow, RecordedCharge, RecordedHold};
-use crate::db::tickets::{self, TicketRow};
+use crate::db::tickets::TicketRow;
 use crate::domain::{Compensation, OrderStatus, Step, TicketCode, TicketStatus, Totals};
 use crate::error::{ApiError, OrderError};
 use crate::notices::notice;
@@ -68,19 +68,15 @@ fn crash_point(name: &str) {
     });
 }
 
-/// Drives the order until it rests or cannot go on. Each step's update returns the order as it
-/// is after it, so the order is read once.
-pub async fn drive(state: &AppState, id: Uuid, lease: Uuid) -> anyhow::Result<Stop> {
-    let Some(mut order) = orders::find(&state.pool, id).await? else {
-        return Ok(Stop::LostLease);
+/// Drives the order, as its lease holder took it (a claim, a take-over, its creation), until it
+/// rests or cannot go on. Each step's update returns the order as it is after it, so the order
+/// is never read again.
+pub async fn drive(state: &AppState, taken: OrderRow) -> anyhow::Result<Stop> {
+    let Some(lease) = taken.lease else {
+        return Ok(Stop::Rested(Box::new(taken)));
     };
-    if order.lease != Some(lease) {
-        return Ok(if order.step.is_none() {
-            Stop::Rested(Box::new(order))
-        } else {
-            Stop::LostLease
-        });
-    }
+    let id = taken.id;
+    let mut order = taken;
     loop {
         let Some(step) = order.step else {
             return Ok(Stop::Rested(Box::new(order)));
@@ -151,7 +147,6 @@ async fn reserve(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Res
         .collect();
     let totals = Totals::of(items.iter().map(|i| i.price)).context("the totals overflow")?;
     let next = order.charge_token.is_some().then_some(Step::Charge);
-    let mut tx = state.pool.begin().await?;
     let recorded = RecordedHold {
         hold_id: hold.hold_id,
         expires_at: hold.expires_at,
@@ -159,10 +154,10 @@ async fn reserve(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Res
         totals,
         items: &items,
     };
-    let Some(now) = orders::record_hold(&mut tx, order.id, lease, &recorded, next).await? else {
+    let Some(now) = orders::record_hold(&state.pool, order.id, lease, &recorded, next).await?
+    else {
         return Ok(lost());
     };
-    tx.commit().await?;
     state.metrics.reached(OrderStatus::PendingPayment);
     tracing::info!(order_id = %order.id, hold_id = %hold.hold_id, "seats held");
     Ok(Flow::Next(Box::new(now)))
@@ -330,11 +325,9 @@ async fn allocate(state: &AppState, order: &OrderRow, lease: Uuid) -> anyhow::Re
         });
     }
     let mut tx = state.pool.begin().await?;
-    let Some(now) = orders::settle(&mut tx, order.id, lease, OrderStatus::Confirmed, None).await?
-    else {
+    let Some(now) = orders::confirm(&mut tx, order.id, lease, &issued).await? else {
         return Ok(lost());
     };
-    tickets::insert_all(&mut tx, &issued).await?;
     crash_point("order.before_outbox");
     outbox::enqueue(&mut tx, SERVICE, &OrderConfirmed(notice(order, &issued))).await?;
     tx.commit().await?;

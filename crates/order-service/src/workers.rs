@@ -49,10 +49,10 @@ pub async fn recover_stalled(state: &AppState) -> anyhow::Result<usize> {
     let stalled = orders::stalled(&state.pool, state.step_lease, RECOVERY_BATCH).await?;
     let outcomes: Vec<anyhow::Result<Option<Stop>>> = futures::stream::iter(stalled)
         .map(|id| async move {
-            let Some(lease) = orders::take_over(&state.pool, id, state.step_lease).await? else {
+            let Some(taken) = orders::take_over(&state.pool, id, state.step_lease).await? else {
                 return Ok(None);
             };
-            Ok(Some(saga::drive(state, id, lease).await?))
+            Ok(Some(saga::drive(state, taken).await?))
         })
         .buffer_unordered(RECOVERY_CONCURRENCY)
         .collect()
@@ -118,7 +118,7 @@ async fn undo_event(
 
 async fn undo_one(state: &AppState, id: Uuid, status: OrderStatus) -> anyhow::Result<()> {
     let why = Compensation::EventCancelled;
-    let lease = match status {
+    let taken = match status {
         OrderStatus::PendingPayment => {
             orders::claim(
                 &state.pool,
@@ -135,8 +135,8 @@ async fn undo_one(state: &AppState, id: Uuid, status: OrderStatus) -> anyhow::Re
             .map_err(|e| anyhow::anyhow!("{e}"))?,
         _ => None,
     };
-    if let Some(lease) = lease {
-        saga::drive(state, id, lease).await?;
+    if let Some(taken) = taken {
+        saga::drive(state, taken).await?;
     }
     Ok(())
 }

@@ -119,7 +119,6 @@ async fn prepare_event(
     let currency = Currency::parse("EUR").map_err(anyhow::Error::msg)?;
     events::upsert_locked(&mut tx, event, currency, EventStatus::OnSale).await?;
     seats::upsert(&mut tx, event, &inventory, None).await?;
-    events::recount(&mut tx, event).await?;
     tx.commit().await?;
 
     let ids: Vec<Uuid> = inventory.iter().map(|s| s.id).collect();
@@ -197,13 +196,11 @@ async fn hold_then_release_or_sell(
     tx.commit().await?;
     let mut tx = pool.begin().await?;
     if sell {
-        // As the service allocates: event row, hold, seats, counter.
+        // As the service allocates: the hold, then its seats.
         let order = Uuid::now_v7();
-        events::lock(&mut tx, event).await?;
         holds::lock(&mut tx, hold).await?;
-        let sold = seats::sell_hold(&mut tx, hold, order).await?;
+        seats::sell_hold(&mut tx, hold, order).await?;
         holds::allocate(&mut tx, hold, order).await?;
-        events::adjust_unsold(&mut tx, event, -i32::try_from(sold).unwrap_or(0)).await?;
     } else {
         holds::lock(&mut tx, hold).await?;
         holds::set_status(&mut tx, hold, HoldStatus::Released).await?;

@@ -1,12 +1,9 @@
 //! Holds: reserve, read, release, allocate, and the return of sold seats.
 
 use service_kit::auth::Caller;
-use service_kit::messages::outbox;
-use service_kit::messages::payloads::{SeatingAvailable, SeatingSoldOut};
 use uuid::Uuid;
 
 use crate::api::{HoldView, Reservation, ReturnRequest, ReturnView};
-use crate::config::SERVICE;
 use crate::db::holds::{self, HoldRow};
 use crate::db::seats::HeldSeatRow;
 use crate::db::{events, seats};
@@ -171,16 +168,14 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
 /// Sells a hold's seats to an order (services only: the route's extractor checks). Only an
 /// active, unexpired hold can be allocated; allocating it again to the same order answers the
 /// same.
+///
+/// The hold's row lock orders this against a release, an expiry, another allocation and the
+/// event's cancellation (which releases its active holds under the same locks). No event row is
+/// locked: the sales of one event do not queue behind each other, and sold out is noticed by
+/// the sweeper ([`crate::sweeper::announce_sold_out`]).
 #[tracing::instrument(skip_all, fields(%hold_id, %order_id))]
 pub async fn allocate(state: &AppState, hold_id: Uuid, order_id: Uuid) -> ApiResult<HoldView> {
-    let event_id = holds::find(&state.pool, hold_id)
-        .await?
-        .ok_or(SeatingError::HoldNotFound)?
-        .event_id;
     let mut tx = state.pool.begin().await?;
-    // Locks in the fleet-wide order (event, then hold, then seats), the order cancellation and
-    // inventory use too, so that no two transactions wait on each other in a circle.
-    events::lock(&mut tx, event_id).await?;
     let hold = holds::lock(&mut tx, hold_id)
         .await?
         .ok_or(SeatingError::HoldNotFound)?;
@@ -202,31 +197,26 @@ pub async fn allocate(state: &AppState, hold_id: Uuid, order_id: Uuid) -> ApiRes
         HoldStatus::Expired => return Err(expired(state)),
         HoldStatus::Active => {}
     }
-    let held = holds::seats_of(&mut *tx, hold_id).await?.len();
+    let seats = holds::seats_of(&mut *tx, hold_id).await?;
     let sold = seats::sell_hold(&mut tx, hold_id, order_id).await?;
-    if usize::try_from(sold).ok() != Some(held) {
+    if usize::try_from(sold).ok() != Some(seats.len()) {
         // The hold expired while we looked (its seats may be someone else's now).
         tx.rollback().await?;
         return Err(expired(state));
     }
     holds::allocate(&mut tx, hold_id, order_id).await?;
-    let delta = -i32::try_from(sold).unwrap_or(i32::MAX);
-    let Some(event) = events::adjust_unsold(&mut tx, hold.event_id, delta).await? else {
-        tx.rollback().await?;
-        return Err(SeatingError::NotOnSale.into());
-    };
-    if event.unsold == 0 && !event.sold_out {
-        events::set_sold_out(&mut tx, event.id, true).await?;
-        outbox::enqueue(&mut tx, SERVICE, &SeatingSoldOut { event_id: event.id }).await?;
-        tracing::info!(event_id = %event.id, "event sold out");
-    }
-    let hold = holds::lock(&mut tx, hold_id)
-        .await?
-        .ok_or(SeatingError::HoldNotFound)?;
-    let view = view(&mut *tx, hold).await?;
     tx.commit().await?;
     tracing::info!("hold allocated");
-    Ok(view)
+    Ok(HoldView {
+        hold_id: hold.id,
+        event_id: hold.event_id,
+        holder_id: hold.holder_id,
+        status: HoldStatus::Allocated,
+        expires_at: hold.expires_at,
+        seats: seats.into_iter().map(Into::into).collect(),
+        currency: hold.currency,
+        order_id: Some(order_id),
+    })
 }
 
 fn expired(state: &AppState) -> ApiError {
@@ -235,34 +225,20 @@ fn expired(state: &AppState) -> ApiError {
 }
 
 /// Makes the seats of a refunded order available again (services only: the route's extractor
-/// checks); repeating it changes nothing. The first seat back on a sold-out event announces
-/// `seating.available`.
+/// checks); repeating it changes nothing. The sweeper announces `seating.available` when a
+/// sold-out event has a seat again.
 #[tracing::instrument(skip_all, fields(event_id = %request.event_id, order_id = %request.order_id))]
 pub async fn return_seats(state: &AppState, request: &ReturnRequest) -> ApiResult<ReturnView> {
     if request.seat_ids.is_empty() || request.seat_ids.len() > 100 {
         return Err(ApiError::field("seatIds", "must name 1 to 100 seats"));
     }
-    let mut tx = state.pool.begin().await?;
-    // The event row first, as everywhere (see `allocate`).
-    events::lock(&mut tx, request.event_id).await?;
     let returned = seats::return_sold(
-        &mut tx,
+        &state.pool,
         request.event_id,
         &request.seat_ids,
         request.order_id,
     )
     .await?;
-    if !returned.is_empty() {
-        let delta = i32::try_from(returned.len()).unwrap_or(i32::MAX);
-        if let Some(event) = events::adjust_unsold(&mut tx, request.event_id, delta).await? {
-            if event.sold_out {
-                events::set_sold_out(&mut tx, event.id, false).await?;
-                outbox::enqueue(&mut tx, SERVICE, &SeatingAvailable { event_id: event.id }).await?;
-                tracing::info!("seats available again");
-            }
-        }
-    }
-    tx.commit().await?;
     Ok(ReturnView {
         event_id: request.event_id,
         order_id: request.order_id,

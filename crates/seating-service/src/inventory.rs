@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use service_kit::messages::outbox;
-use service_kit::messages::payloads::SeatingAvailable;
 use service_kit::money::Currency;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -12,7 +10,6 @@ use crate::api::{
     InventoryRequest, InventoryView, RowView, SeatList, SeatMap, SeatMapSeat, SeatQuery, SeatView,
     SectionView,
 };
-use crate::config::SERVICE;
 use crate::db::events::EventRow;
 use crate::db::{events, holds, seats};
 use crate::domain::{EventStatus, SeatStatus};
@@ -73,11 +70,6 @@ pub async fn upsert(
     }
     if let Some(publication) = publication.filter(|p| p.open && draft) {
         open(&mut tx, event_id, publication.id).await?;
-    }
-    let event = events::recount(&mut tx, event_id).await?;
-    if event.sold_out && event.unsold > 0 {
-        events::set_sold_out(&mut tx, event_id, false).await?;
-        outbox::enqueue(&mut tx, SERVICE, &SeatingAvailable { event_id }).await?;
     }
     let seat_count = seats::count(&mut *tx, event_id).await?;
     tx.commit().await?;

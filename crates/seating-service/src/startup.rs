@@ -30,6 +30,7 @@ impl Service for Seating {
                 let (pool, metrics) = (pool.clone(), metrics.clone());
                 async move {
                     sweeper::sweep_once(&pool, &metrics).await?;
+                    sweeper::announce_sold_out(&pool).await?;
                     Ok(())
                 }
             })

@@ -37,6 +37,8 @@ pub struct TestApp {
     pub service_token: String,
     pub relay: Relay,
     pub seating_relay: Relay,
+    /// seating-service's tables (schema `seating` of the test database).
+    pub seating_pool: PgPool,
     pub state: catalog_service::state::AppState,
 }
 
@@ -110,6 +112,7 @@ impl TestApp {
             users,
             relay: app.relay.unwrap(),
             seating_relay: seating_app.relay.unwrap(),
+            seating_pool,
             state: app.state,
         }
     }
@@ -312,6 +315,10 @@ impl TestApp {
 
     /// Delivers what is due in both directions.
     pub async fn deliver(&self) {
+        // Seating's sweeper notices sold-out events (the kit runs it every second).
+        seating_service::sweeper::announce_sold_out(&self.seating_pool)
+            .await
+            .unwrap();
         for _ in 0..3 {
             while self.relay.deliver_batch().await.unwrap() > 0 {}
             while self.seating_relay.deliver_batch().await.unwrap() > 0 {}

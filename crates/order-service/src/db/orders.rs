@@ -171,8 +171,8 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Takes the order for `step` when it is in `from` with no step under way: the new lease, or
-/// `None` when someone else moves it (or its status changed). `charge_token` is kept for a
+/// Takes the order for `step` when it is in `from` with no step under way: the order with its
+/// new lease, or `None` when someone else moves it (or its status changed). `charge_token` is kept for a
 /// charge; `outcome` and `compensation` say where an undoing lands and why.
 pub async fn claim(
     db: impl PgExecutor<'_>,
@@ -181,43 +181,40 @@ pub async fn claim(
     step: Step,
     undo: Option<(OrderStatus, Compensation)>,
     charge_token: Option<&str>,
-) -> sqlx::Result<Option<Uuid>> {
-    let lease = Uuid::now_v7();
-    let claimed = sqlx::query(
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
         "UPDATE orders SET step = $3, lease = $4, step_started_at = now(),
              outcome = COALESCE($5, outcome), compensation = COALESCE($6, compensation),
              charge_token = COALESCE($7, charge_token), updated_at = now()
-         WHERE id = $1 AND status = $2 AND step IS NULL",
-    )
+         WHERE id = $1 AND status = $2 AND step IS NULL RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(from)
     .bind(step)
-    .bind(lease)
+    .bind(Uuid::now_v7())
     .bind(undo.map(|u| u.0))
     .bind(undo.map(|u| u.1))
     .bind(charge_token)
-    .execute(db)
-    .await?;
-    Ok((claimed.rows_affected() == 1).then_some(lease))
+    .fetch_optional(db)
+    .await
 }
 
-/// Takes over a step whose lease is older than `stale_after` (its driver died or hung).
+/// Takes over a step whose lease is older than `stale_after` (its driver died or hung): the
+/// order with its new lease.
 pub async fn take_over(
     db: impl PgExecutor<'_>,
     id: Uuid,
     stale_after: std::time::Duration,
-) -> sqlx::Result<Option<Uuid>> {
-    let lease = Uuid::now_v7();
-    let taken = sqlx::query(
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
         "UPDATE orders SET lease = $2, step_started_at = now(), updated_at = now()
-         WHERE id = $1 AND step IS NOT NULL AND step_started_at < now() - $3",
-    )
+         WHERE id = $1 AND step IS NOT NULL AND step_started_at < now() - $3 RETURNING {COLUMNS}"
+    ))
     .bind(id)
-    .bind(lease)
+    .bind(Uuid::now_v7())
     .bind(stale_after)
-    .execute(db)
-    .await?;
-    Ok((taken.rows_affected() == 1).then_some(lease))
+    .fetch_optional(db)
+    .await
 }
 
 /// Orders whose step has not moved for `stale_after`, oldest first.
@@ -258,22 +255,35 @@ pub async fn advance(
     .await
 }
 
-/// The hold seating made: seats, prices and totals; the order waits for its payment (or goes
-/// on to `next`, the charge of an order paid in the same call).
+/// The hold seating made: seats, prices and totals, in one statement (the order and its items
+/// together); the order waits for its payment (or goes on to `next`, the charge of an order paid
+/// in the same call).
 pub async fn record_hold(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     id: Uuid,
     lease: Uuid,
     hold: &RecordedHold<'_>,
     next: Option<Step>,
 ) -> sqlx::Result<Option<OrderRow>> {
-    let moved: Option<OrderRow> = sqlx::query_as(&format!(
-        "UPDATE orders SET status = 'PENDING_PAYMENT', hold_id = $3, hold_expires_at = $4,
-             currency = $5, subtotal = $6, tax = $7, total = $8, step = $9,
-             lease = CASE WHEN $9::text IS NULL THEN NULL ELSE lease END,
-             step_started_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END,
-             updated_at = now()
-         WHERE id = $1 AND lease = $2 AND status = 'RESERVING' RETURNING {COLUMNS}"
+    let seats: Vec<Uuid> = hold.items.iter().map(|i| i.seat_id).collect();
+    let sections: Vec<&str> = hold.items.iter().map(|i| i.section.as_str()).collect();
+    let rows: Vec<&str> = hold.items.iter().map(|i| i.row.as_str()).collect();
+    let numbers: Vec<i32> = hold.items.iter().map(|i| i.number).collect();
+    let prices: Vec<Money> = hold.items.iter().map(|i| i.price).collect();
+    sqlx::query_as(&format!(
+        "WITH held AS (
+             UPDATE orders SET status = 'PENDING_PAYMENT', hold_id = $3, hold_expires_at = $4,
+                 currency = $5, subtotal = $6, tax = $7, total = $8, step = $9,
+                 lease = CASE WHEN $9::text IS NULL THEN NULL ELSE lease END,
+                 step_started_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END,
+                 updated_at = now()
+             WHERE id = $1 AND lease = $2 AND status = 'RESERVING' RETURNING *),
+         items AS (
+             INSERT INTO order_items (order_id, seat_id, section, row, number, price, position)
+             SELECT held.id, seat, section, row, number, price, position::int - 1
+             FROM held, unnest($10::uuid[], $11::text[], $12::text[], $13::int[], $14::numeric[])
+                  WITH ORDINALITY AS item(seat, section, row, number, price, position))
+         SELECT {COLUMNS} FROM held"
     ))
     .bind(id)
     .bind(lease)
@@ -284,31 +294,13 @@ pub async fn record_hold(
     .bind(hold.totals.tax)
     .bind(hold.totals.total)
     .bind(next)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if moved.is_none() {
-        return Ok(None);
-    }
-    let seats: Vec<Uuid> = hold.items.iter().map(|i| i.seat_id).collect();
-    let sections: Vec<&str> = hold.items.iter().map(|i| i.section.as_str()).collect();
-    let rows: Vec<&str> = hold.items.iter().map(|i| i.row.as_str()).collect();
-    let numbers: Vec<i32> = hold.items.iter().map(|i| i.number).collect();
-    let prices: Vec<Money> = hold.items.iter().map(|i| i.price).collect();
-    sqlx::query(
-        "INSERT INTO order_items (order_id, seat_id, section, row, number, price, position)
-         SELECT $1, seat, section, row, number, price, position::int - 1
-         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::numeric[])
-              WITH ORDINALITY AS item(seat, section, row, number, price, position)",
-    )
-    .bind(id)
     .bind(&seats)
     .bind(&sections)
     .bind(&rows)
     .bind(&numbers)
     .bind(&prices)
-    .execute(&mut *conn)
-    .await?;
-    Ok(moved)
+    .fetch_optional(db)
+    .await
 }
 
 /// What [`record_hold`] writes.
@@ -413,6 +405,48 @@ pub async fn settle(
     .bind(lease)
     .bind(status)
     .bind(payment_status)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Confirms the leased order with its tickets, in one statement: CONFIRMED, no step, and one
+/// VALID ticket per seat. `None` when the lease was lost.
+pub async fn confirm(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lease: Uuid,
+    issued: &[crate::db::tickets::TicketRow],
+) -> sqlx::Result<Option<OrderRow>> {
+    let strings = |f: fn(&crate::db::tickets::TicketRow) -> &str| {
+        issued.iter().map(f).collect::<Vec<&str>>()
+    };
+    let seats: Vec<Uuid> = issued.iter().map(|t| t.seat_id).collect();
+    let numbers: Vec<i32> = issued.iter().map(|t| t.number).collect();
+    let prices: Vec<Money> = issued.iter().map(|t| t.price_paid).collect();
+    sqlx::query_as(&format!(
+        "WITH confirmed AS (
+             UPDATE orders SET status = 'CONFIRMED', step = NULL, lease = NULL,
+                 step_started_at = NULL, charge_token = NULL, updated_at = now()
+             WHERE id = $1 AND lease = $2 RETURNING *),
+         issued AS (
+             INSERT INTO tickets (code, order_id, event_id, seat_id, section, row, number,
+                 price_paid, status, qr_payload)
+             SELECT code, confirmed.id, confirmed.event_id, seat, section, row, number, price,
+                 'VALID', payload
+             FROM confirmed, unnest($3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[],
+                                    $8::numeric[], $9::text[])
+                  AS t(code, seat, section, row, number, price, payload))
+         SELECT {COLUMNS} FROM confirmed"
+    ))
+    .bind(id)
+    .bind(lease)
+    .bind(strings(|t| t.code.as_str()))
+    .bind(&seats)
+    .bind(strings(|t| t.section.as_str()))
+    .bind(strings(|t| t.row.as_str()))
+    .bind(&numbers)
+    .bind(&prices)
+    .bind(strings(|t| t.qr_payload.as_str()))
     .fetch_optional(conn)
     .await
 }

@@ -34,36 +34,6 @@ pub struct TicketAccess {
 const COLUMNS: &str = "t.code, t.order_id, t.event_id, t.seat_id, t.section, t.row, t.number,
     t.price_paid, t.status, t.qr_payload, t.used_at";
 
-/// Writes the tickets of one order (VALID), in one statement.
-pub async fn insert_all(conn: &mut PgConnection, issued: &[TicketRow]) -> sqlx::Result<()> {
-    let Some(first) = issued.first() else {
-        return Ok(());
-    };
-    let column = |f: fn(&TicketRow) -> String| issued.iter().map(f).collect::<Vec<_>>();
-    let seats: Vec<Uuid> = issued.iter().map(|t| t.seat_id).collect();
-    let numbers: Vec<i32> = issued.iter().map(|t| t.number).collect();
-    let prices: Vec<Money> = issued.iter().map(|t| t.price_paid).collect();
-    sqlx::query(
-        "INSERT INTO tickets (code, order_id, event_id, seat_id, section, row, number, price_paid,
-             status, qr_payload)
-         SELECT code, $2, $3, seat, section, row, number, price, 'VALID', payload
-         FROM unnest($1::text[], $4::uuid[], $5::text[], $6::text[], $7::int[], $8::numeric[],
-                     $9::text[]) AS t(code, seat, section, row, number, price, payload)",
-    )
-    .bind(column(|t| t.code.clone()))
-    .bind(first.order_id)
-    .bind(first.event_id)
-    .bind(&seats)
-    .bind(column(|t| t.section.clone()))
-    .bind(column(|t| t.row.clone()))
-    .bind(&numbers)
-    .bind(&prices)
-    .bind(column(|t| t.qr_payload.clone()))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 pub async fn of_order(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<TicketRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM tickets t WHERE t.order_id = $1 ORDER BY t.section, t.row, t.number"

@@ -29,6 +29,7 @@ pub struct Fleet {
     pub http: reqwest::Client,
     /// order-service's database (the test's own).
     pub pool: PgPool,
+    pub seating_pool: PgPool,
     pub payment_pool: PgPool,
     pub state: AppState,
     pub payment_state: payment_service::state::AppState,
@@ -104,6 +105,7 @@ impl Fleet {
             users,
             http: reqwest::Client::new(),
             pool,
+            seating_pool,
             payment_pool,
             state,
             payment_state,
@@ -410,6 +412,9 @@ impl Fleet {
 
     /// Delivers what catalog, seating and order-service have to say, until nothing is due.
     pub async fn deliver(&self) {
+        seating_service::sweeper::announce_sold_out(&self.seating_pool)
+            .await
+            .unwrap();
         for _ in 0..3 {
             while self.catalog_relay.deliver_batch().await.unwrap() > 0 {}
             while self.seating_relay.deliver_batch().await.unwrap() > 0 {}

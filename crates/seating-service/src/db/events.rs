@@ -10,7 +10,6 @@ pub struct EventRow {
     /// `None` only for an event cancelled before any inventory arrived.
     pub currency: Option<Currency>,
     pub status: EventStatus,
-    pub unsold: i32,
     pub sold_out: bool,
 }
 
@@ -34,7 +33,7 @@ impl EventRow {
     }
 }
 
-const COLUMNS: &str = "id, currency, status, unsold, sold_out";
+const COLUMNS: &str = "id, currency, status, sold_out";
 
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<EventRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM events WHERE id = $1"))
@@ -87,42 +86,28 @@ pub async fn open(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Recounts the unsold seats after an inventory change; returns the event as it is now.
-pub async fn recount(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<EventRow> {
-    sqlx::query_as(&format!(
-        "UPDATE events
-         SET unsold = (SELECT count(*) FROM seats WHERE event_id = $1 AND sold_order_id IS NULL)
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .fetch_one(conn)
+/// Flips `sold_out` where the seats say so: on for events on sale whose every seat is sold, off
+/// for sold-out events with a seat unsold again. Each flip is a conditional UPDATE, so two
+/// sweepers at once flip an event once. The events flipped, with their new `sold_out`.
+pub async fn flip_sold_out(conn: &mut PgConnection) -> sqlx::Result<Vec<(Uuid, bool)>> {
+    sqlx::query_as(
+        "WITH sold_out AS (
+             UPDATE events e SET sold_out = true, updated_at = now()
+             WHERE e.status = 'ON_SALE' AND NOT e.sold_out
+               AND EXISTS (SELECT 1 FROM seats s WHERE s.event_id = e.id)
+               AND NOT EXISTS (SELECT 1 FROM seats s
+                               WHERE s.event_id = e.id AND s.sold_order_id IS NULL)
+             RETURNING e.id),
+         available AS (
+             UPDATE events e SET sold_out = false, updated_at = now()
+             WHERE e.status = 'ON_SALE' AND e.sold_out
+               AND EXISTS (SELECT 1 FROM seats s
+                           WHERE s.event_id = e.id AND s.sold_order_id IS NULL)
+             RETURNING e.id)
+         SELECT id, true FROM sold_out UNION ALL SELECT id, false FROM available",
+    )
+    .fetch_all(conn)
     .await
-}
-
-/// Adds `delta` to the unsold count under the row's lock, unless the event is cancelled
-/// (`None`). Concurrent sales of one event serialise here, so exactly one of them sees 0.
-pub async fn adjust_unsold(
-    conn: &mut PgConnection,
-    id: Uuid,
-    delta: i32,
-) -> sqlx::Result<Option<EventRow>> {
-    sqlx::query_as(&format!(
-        "UPDATE events SET unsold = unsold + $2, updated_at = now()
-         WHERE id = $1 AND status = 'ON_SALE' RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(delta)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn set_sold_out(conn: &mut PgConnection, id: Uuid, sold_out: bool) -> sqlx::Result<()> {
-    sqlx::query("UPDATE events SET sold_out = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(sold_out)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Marks the event cancelled (creating it when seating never had its inventory, so that a late

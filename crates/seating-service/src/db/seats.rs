@@ -219,7 +219,7 @@ pub async fn free_hold(conn: &mut PgConnection, hold_id: Uuid) -> sqlx::Result<u
 /// Makes the seats sold to `order_id` available again; returns those it changed (none when
 /// repeated).
 pub async fn return_sold(
-    conn: &mut PgConnection,
+    conn: impl sqlx::PgExecutor<'_>,
     event_id: Uuid,
     seat_ids: &[Uuid],
     order_id: Uuid,

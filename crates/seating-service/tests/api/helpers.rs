@@ -219,7 +219,12 @@ impl TestApp {
     }
 
     /// Delivers everything due, as the background relay would.
+    /// Runs the sweeper's sold-out round (as the kit would within a second), then delivers what
+    /// is due.
     pub async fn deliver(&self) -> usize {
+        seating_service::sweeper::announce_sold_out(&self.pool)
+            .await
+            .unwrap();
         let mut total = 0;
         loop {
             let n = self.relay.deliver_batch().await.unwrap();

@@ -30,18 +30,20 @@ pub async fn enqueue<M: Message>(
         source: source.to_owned(),
         data: serde_json::to_value(message).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
     };
-    sqlx::query("INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ($1, $2, $3, $4)")
-        .bind(envelope.id)
-        .bind(M::TYPE)
-        .bind(message.aggregate_id())
-        .bind(sqlx::types::Json(&envelope))
-        .execute(&mut *conn)
-        .await?;
     let names: Vec<&str> = consumers_of(M::TYPE).iter().map(|s| s.name()).collect();
+    // One statement for the message and its deliveries: a round trip fewer in every producer's
+    // transaction.
     sqlx::query(
-        "INSERT INTO outbox_deliveries (message_id, subscriber) SELECT $1, unnest($2::text[])",
+        "WITH message AS (
+             INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ($1, $2, $3, $4)
+             RETURNING id)
+         INSERT INTO outbox_deliveries (message_id, subscriber)
+         SELECT message.id, subscriber FROM message, unnest($5::text[]) AS subscriber",
     )
     .bind(envelope.id)
+    .bind(M::TYPE)
+    .bind(message.aggregate_id())
+    .bind(sqlx::types::Json(&envelope))
     .bind(&names)
     .execute(&mut *conn)
     .await?;
@@ -165,7 +167,13 @@ pub struct Relay {
     endpoints: HashMap<&'static str, String>,
     metrics: OutboxMetrics,
     policy: RelayPolicy,
+    /// When the gauges were last refreshed: their query reads every pending delivery, so a
+    /// busy relay refreshes them every couple of seconds, not after every round.
+    gauges_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How often a busy relay refreshes its gauges.
+const GAUGES_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(sqlx::FromRow)]
 struct Claimed {
@@ -195,7 +203,20 @@ impl Relay {
                 .collect(),
             metrics,
             policy,
+            gauges_at: Arc::default(),
         }
+    }
+
+    /// Whether the gauges are due a refresh (and, if so, marks them refreshed now).
+    fn gauges_due(&self) -> bool {
+        let Ok(mut at) = self.gauges_at.lock() else {
+            return true;
+        };
+        let due = at.is_none_or(|t| t.elapsed() >= GAUGES_EVERY);
+        if due {
+            *at = Some(std::time::Instant::now());
+        }
+        due
     }
 
     /// Delivers until `stop` is cancelled. A round that fails (the database went away) ends the
@@ -244,11 +265,17 @@ impl Relay {
         .fetch_all(&self.pool)
         .await?;
         claimed.sort_by_key(|c| c.seq);
+        let mut delivered: Vec<&Claimed> = Vec::with_capacity(claimed.len());
         for delivery in &claimed {
-            let outcome = self.deliver(delivery).await;
-            self.settle(delivery, outcome).await?;
+            match self.deliver(delivery).await {
+                Ok(()) => delivered.push(delivery),
+                Err(error) => self.settle_failure(delivery, &error).await?,
+            }
         }
-        if let Err(e) = self.update_gauges().await {
+        self.settle_delivered(&delivered).await?;
+        if self.gauges_due()
+            && let Err(e) = self.update_gauges().await
+        {
             tracing::warn!(error = %e, "outbox gauges not updated");
         }
         Ok(claimed.len())
@@ -291,61 +318,67 @@ impl Relay {
         }
     }
 
-    async fn settle(&self, delivery: &Claimed, outcome: Result<(), String>) -> sqlx::Result<()> {
-        match outcome {
-            Ok(()) => {
-                sqlx::query(
-                    "UPDATE outbox_deliveries
-                     SET delivered_at = now(), attempts = attempts + 1,
-                         first_attempt_at = COALESCE(first_attempt_at, now()), last_error = NULL
-                     WHERE message_id = $1 AND subscriber = $2",
-                )
-                .bind(delivery.message_id)
-                .bind(&delivery.subscriber)
-                .execute(&self.pool)
-                .await?;
-            }
-            Err(error) => {
-                self.metrics.failures.inc();
-                let backoff = self.policy.backoff(delivery.attempts + 1);
-                let dead: bool = sqlx::query_scalar(
-                    "UPDATE outbox_deliveries
-                     SET attempts = attempts + 1,
-                         first_attempt_at = COALESCE(first_attempt_at, now()),
-                         next_attempt_at = now() + $3,
-                         last_error = $4,
-                         dead_at = CASE WHEN now() - COALESCE(first_attempt_at, now()) >= $5
-                                        THEN now() END
-                     WHERE message_id = $1 AND subscriber = $2
-                     RETURNING dead_at IS NOT NULL",
-                )
-                .bind(delivery.message_id)
-                .bind(&delivery.subscriber)
-                .bind(backoff)
-                .bind(&error)
-                .bind(self.policy.dead_after)
-                .fetch_one(&self.pool)
-                .await?;
-                if dead {
-                    self.metrics.dead.inc();
-                    tracing::error!(
-                        message_id = %delivery.message_id,
-                        subscriber = %delivery.subscriber,
-                        attempts = delivery.attempts + 1,
-                        %error,
-                        "message parked as dead; re-queue it with `outbox requeue`"
-                    );
-                } else {
-                    tracing::warn!(
-                        message_id = %delivery.message_id,
-                        subscriber = %delivery.subscriber,
-                        attempts = delivery.attempts + 1,
-                        retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
-                        %error,
-                        "message delivery failed; will retry"
-                    );
-                }
-            }
+    /// Marks the round's successful deliveries delivered, in one statement.
+    async fn settle_delivered(&self, delivered: &[&Claimed]) -> sqlx::Result<()> {
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = delivered.iter().map(|d| d.message_id).collect();
+        let subscribers: Vec<&str> = delivered.iter().map(|d| d.subscriber.as_str()).collect();
+        sqlx::query(
+            "UPDATE outbox_deliveries d
+             SET delivered_at = now(), attempts = d.attempts + 1,
+                 first_attempt_at = COALESCE(d.first_attempt_at, now()), last_error = NULL
+             FROM unnest($1::uuid[], $2::text[]) AS done(message_id, subscriber)
+             WHERE d.message_id = done.message_id AND d.subscriber = done.subscriber",
+        )
+        .bind(&ids)
+        .bind(&subscribers)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Schedules a failed delivery's next attempt, or parks it as dead.
+    async fn settle_failure(&self, delivery: &Claimed, error: &str) -> sqlx::Result<()> {
+        self.metrics.failures.inc();
+        let backoff = self.policy.backoff(delivery.attempts + 1);
+        let dead: bool = sqlx::query_scalar(
+            "UPDATE outbox_deliveries
+             SET attempts = attempts + 1,
+                 first_attempt_at = COALESCE(first_attempt_at, now()),
+                 next_attempt_at = now() + $3,
+                 last_error = $4,
+                 dead_at = CASE WHEN now() - COALESCE(first_attempt_at, now()) >= $5
+                                THEN now() END
+             WHERE message_id = $1 AND subscriber = $2
+             RETURNING dead_at IS NOT NULL",
+        )
+        .bind(delivery.message_id)
+        .bind(&delivery.subscriber)
+        .bind(backoff)
+        .bind(error)
+        .bind(self.policy.dead_after)
+        .fetch_one(&self.pool)
+        .await?;
+        if dead {
+            self.metrics.dead.inc();
+            tracing::error!(
+                message_id = %delivery.message_id,
+                subscriber = %delivery.subscriber,
+                attempts = delivery.attempts + 1,
+                %error,
+                "message parked as dead; re-queue it with `outbox requeue`"
+            );
+        } else {
+            tracing::warn!(
+                message_id = %delivery.message_id,
+                subscriber = %delivery.subscriber,
+                attempts = delivery.attempts + 1,
+                retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                %error,
+                "message delivery failed; will retry"
+            );
         }
         Ok(())
     }
