@@ -160,6 +160,11 @@ _pg_can_login() {
 _pg_export() {
     local host="$1" port="$2" prefix="$3" query="$4" url_host
     url_host="$(_pg_host_for_url "$host")"
+    # A server on this machine: TLS would only cost CPU on both ends (measured: 5-10 % of a
+    # purchase's throughput), so ask for none unless the URL says otherwise.
+    if [[ -z "$query" ]] && [[ "$host" == 127.0.0.1 || "$host" == localhost || "$host" == ::1 ]]; then
+        query="?sslmode=disable"
+    fi
     export PGHOST_RESOLVED="$host"
     export PGPORT_RESOLVED="$port"
     export PG_ADMIN_URL="${prefix}${url_host}:${port}"
