@@ -252,12 +252,57 @@ def live_check(exprs, records) -> tuple[list[str], list[str]]:
     return errors, notes
 
 
+def github_anchor(heading: str) -> str:
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def check_alerts() -> list[str]:
+    """Each alert has a severity, a summary and a runbook section that exists, and its unit
+    tests make it fire at least once and stay silent at least once."""
+    errors = []
+    doc = (REPO / "docs" / "operations.md").read_text()
+    anchors = {github_anchor(h) for h in re.findall(r"^#+ (.+)$", doc, re.M)}
+    fired, silent = set(), set()
+    for path in sorted((MON / "rules" / "tests").glob("*.yml")):
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            for case in test.get("alert_rule_test", []):
+                (fired if case.get("exp_alerts") else silent).add(case["alertname"])
+    alerts = set()
+    for path in sorted((MON / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" not in rule:
+                    continue
+                name = rule["alert"]
+                alerts.add(name)
+                where = f"{path.relative_to(REPO)}: {name}"
+                if rule.get("labels", {}).get("severity") not in ("critical", "warning", "info"):
+                    errors.append(f"{where}: no severity critical, warning or info")
+                notes = rule.get("annotations", {})
+                if not notes.get("summary"):
+                    errors.append(f"{where}: no summary")
+                runbook = notes.get("runbook_url", "")
+                m = re.fullmatch(r"docs/operations\.md#([a-z0-9_-]+)", runbook)
+                if not m or m.group(1) not in anchors:
+                    errors.append(f"{where}: runbook {runbook!r} is no section of "
+                                  "docs/operations.md")
+    for name in sorted(alerts):
+        if name not in fired:
+            errors.append(f"{name}: no unit test makes it fire (monitoring/rules/tests)")
+        if name not in silent:
+            errors.append(f"{name}: no unit test checks it stays silent (monitoring/rules/tests)")
+    print(f"alerts: {len(alerts)}, each with severity, summary, runbook section, and tests that "
+          f"fire it ({len(fired & alerts)}) and keep it silent ({len(silent & alerts)})")
+    return errors
+
+
 def main() -> int:
     exprs, records = collect()
     sources = {s.split(":")[0] for s, _ in exprs}
     print(f"{len(exprs)} expressions from {len(sources)} files "
           f"({sum('/rules/' in s for s, _ in exprs)} rules, "
           f"{sum('/dashboards/' in s for s, _ in exprs)} dashboard queries and variables)")
+    alert_errors = check_alerts()
     errors = parse_all(exprs)
     print(f"parse (promtool check rules): {len(exprs) - len(errors)} of {len(exprs)} parse")
     names = sorted({n for _, e in exprs for n, _ in metrics_of(e, records)})
@@ -269,8 +314,13 @@ def main() -> int:
     for error in errors:
         print(f"FAIL {error}")
     checks = 2 if any(os.environ.get(v) for v in URL_VARS.values()) else 1
-    failed = (1 if errors[: len(errors) - len(live_errors)] else 0) + (1 if live_errors else 0)
-    print(f"monitoring expressions: {checks - failed} passed, {failed} failed")
+    errors += alert_errors
+    for error in alert_errors:
+        print(f"FAIL {error}")
+    checks += 1
+    failed = ((1 if len(errors) - len(live_errors) - len(alert_errors) else 0)
+              + (1 if live_errors else 0) + (1 if alert_errors else 0))
+    print(f"monitoring checks: {checks - failed} passed, {failed} failed")
     return 1 if errors else 0
 
 
