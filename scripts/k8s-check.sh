@@ -17,6 +17,7 @@
 # (${TICKETING_TOOLS_DIR:-/var/tmp/ticketing-tools}/k8s-venv, scripts/lib/tools.sh), installed
 # from PyPI on the first run on a machine.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the checkout
 
 SCRIPT_NAME="scripts/k8s-check.sh"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -20,6 +20,7 @@
 # promtool comes from Debian's `prometheus` package, installed here when missing (root, apt;
 # its daemon is not started). PyYAML from the tools cache's virtualenv (scripts/lib/tools.sh).
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the checkout
 
 SCRIPT_NAME="scripts/monitoring-check.sh"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
