@@ -83,13 +83,16 @@ VAR = r'"([A-Z][A-Z0-9_]+)"'
 
 def defaulted_reads(source: str) -> set[str]:
     """Variables read with `Env::string`/`Env::secret`: a development default that
-    APP_ENV=production refuses (service-kit/src/config.rs)."""
+    APP_ENV=production refuses (service-kit/src/config.rs).
+    """
     return set(re.findall(r"\.\s*(?:string|secret)\(\s*" + VAR, source))
 
 
 def safe_reads(source: str) -> set[str]:
-    """Variables read with `parse_or` (a default allowed in production) or `optional`."""
-    return set(re.findall(r"\.\s*(?:parse_or(?:::<[^>]+>)?|optional)\(\s*" + VAR, source))
+    """Variables read with `parse_or` (a default allowed in production), `optional`, or
+    `signing_key` (required in production only: CONDITIONAL)."""
+    return set(re.findall(
+        r"\.\s*(?:parse_or(?:::<[^>]+>)?|optional|signing_key)\(\s*" + VAR, source))
 
 
 class Fleet:
@@ -151,7 +154,13 @@ class Fleet:
 # Variables whose need depends on another's value: (service, variable, value) -> required.
 # From crates/payment-service/src/config.rs (STRIPE_API_KEY "required when
 # PAYMENT_GATEWAY=stripe"); `conditional_requirements` checks the code still says so.
-CONDITIONAL = {("payment-service", "PAYMENT_GATEWAY", "stripe"): ["STRIPE_API_KEY"]}
+CONDITIONAL = {
+    ("payment-service", "PAYMENT_GATEWAY", "stripe"): ["STRIPE_API_KEY"],
+    # `Env::signing_key`: production refuses to generate the key unless
+    # ALLOW_GENERATED_SIGNING_KEY=true, which this deployment does not set.
+    ("user-service", "APP_ENV", "production"): ["JWT_SIGNING_KEY"],
+    ("order-service", "APP_ENV", "production"): ["TICKET_SIGNING_KEY"],
+}
 
 
 def conditional_requirements() -> list[str]:
