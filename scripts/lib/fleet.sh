@@ -17,14 +17,15 @@
 #   - starts user-service first (the others fetch its JWKS and their service tokens from it), then
 #     seating, catalog, payment, order and notification-service, each waiting for its GET /ready;
 #   - gives every run its own credentials: an admin (ADMIN_EMAIL/ADMIN_PASSWORD of user-service,
-#     a random password) and a random secret for each service client, plus one extra client,
-#     FLEET_SERVICE_CLIENT_ID, for the checks themselves (service-only endpoints);
+#     a random password) and a random client secret for each of the five other services (the
+#     client ids are the services' names, as by default);
 #   - notification-service writes its e-mails as .eml files into $FLEET_DIR/mail (SMTP_URL is not
 #     passed on), payment-service runs the simulated gateway.
 #   It exports USER_SERVICE_URL, CATALOG_SERVICE_URL, SEATING_SERVICE_URL, PAYMENT_SERVICE_URL,
 #   ORDER_SERVICE_URL, NOTIFICATION_SERVICE_URL (http://127.0.0.1:PORT), FLEET_ADMIN_EMAIL,
-#   FLEET_ADMIN_PASSWORD, FLEET_SERVICE_CLIENT_ID, FLEET_SERVICE_CLIENT_SECRET, FLEET_DIR (logs:
-#   <service>.log, and mail/) and FLEET_RUN_ID. It returns non-zero (after printing the end of the
+#   FLEET_ADMIN_PASSWORD, FLEET_CLIENT_SECRET_<SERVICE> (FLEET_CLIENT_SECRET_ORDER_SERVICE, …: a
+#   check that plays a service by hand gets its token with them), FLEET_DIR (logs: <service>.log,
+#   and mail/) and FLEET_RUN_ID. It returns non-zero (after printing the end of the
 #   failing service's log) when a service does not become ready; call fleet_stop anyway.
 #
 # fleet_stop
@@ -123,10 +124,10 @@ _fleet_service_env() {
             local clients="" entry2 b
             for entry2 in "${FLEET_SERVICES[@]}"; do
                 b="${entry2%%:*}"
-                [[ "$b" == user-service ]] && continue
-                clients+="$b:${_FLEET_SECRET[$b]},"
+                if [[ "$b" != user-service ]]; then
+                    clients+="${clients:+,}$b:${_FLEET_SECRET[$b]}"
+                fi
             done
-            clients+="$FLEET_SERVICE_CLIENT_ID:$FLEET_SERVICE_CLIENT_SECRET"
             printf 'SERVICE_CLIENTS=%s\n' "$clients"
             printf 'ADMIN_EMAIL=%s\nADMIN_PASSWORD=%s\n' "$FLEET_ADMIN_EMAIL" "$FLEET_ADMIN_PASSWORD"
             ;;
@@ -183,7 +184,7 @@ _fleet_start_one() {
 }
 
 fleet_start() {
-    local bin_dir="$1" entry name db var
+    local bin_dir="$1" entry name db var upper
     [[ -n "$bin_dir" ]] || { log "fleet_start: binary directory required"; return 1; }
     _FLEET_BIN_DIR="$(cd "$bin_dir" && pwd)" || return 1
     for entry in "${FLEET_SERVICES[@]}"; do
@@ -199,16 +200,17 @@ fleet_start() {
     export FLEET_ADMIN_EMAIL="admin-$FLEET_RUN_ID@fleet.ticketing.test"
     export FLEET_ADMIN_PASSWORD
     FLEET_ADMIN_PASSWORD="$(_fleet_random 24)"
-    export FLEET_SERVICE_CLIENT_ID="fleet-checks"
-    export FLEET_SERVICE_CLIENT_SECRET
-    FLEET_SERVICE_CLIENT_SECRET="$(_fleet_random 32)"
 
     # Every port first: catalog and seating call each other, order calls four services.
     for entry in "${FLEET_SERVICES[@]}"; do
         IFS=: read -r name db var <<<"$entry"
         _FLEET_PORT[$name]="$(_fleet_pick_port)" || return 1
         export "$var=http://127.0.0.1:${_FLEET_PORT[$name]}"
-        _FLEET_SECRET[$name]="$(_fleet_random 32)"
+        if [[ "$name" != user-service ]]; then
+            _FLEET_SECRET[$name]="$(_fleet_random 32)"
+            upper="${name^^}"
+            export "FLEET_CLIENT_SECRET_${upper//-/_}=${_FLEET_SECRET[$name]}"
+        fi
         _FLEET_DATABASES+=("ticketing_${FLEET_NAME:-fleet}_${FLEET_RUN_ID}_$db")
     done
     log "starting the fleet from $_FLEET_BIN_DIR (run $FLEET_RUN_ID, logs in ${FLEET_DIR#"$REPO"/})"
