@@ -9,7 +9,8 @@
 #                                   CATALOG_SERVICE_URL, … (each defaults to the port of
 #                                   ./setup-local.sh); also chosen when USER_SERVICE_URL is set
 #   scripts/postman.sh [--running] -- NEWMAN_ARGS...     extra arguments for `newman run`
-#                                   (e.g. --folder "8 · Tickets at the door")
+#                                   (e.g. --bail: stop at the first failure; the folders build
+#                                   on each other, so the collection runs whole)
 #
 # Its own fleet: the binaries of FLEET_BIN_DIR when set, otherwise it builds them
 # (`cargo build --locked`, debug profile: what scripts/test.sh already built, so it costs little)
@@ -46,7 +47,7 @@ while (( $# > 0 )); do
     case "$1" in
         --running) running=1 ;;
         --) shift; newman_args=("$@"); break ;;
-        -h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
     shift
@@ -74,6 +75,7 @@ ensure_newman() {
 # The fleet
 # ---------------------------------------------------------------------------------------
 
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     local status=$?
     fleet_stop
@@ -133,7 +135,7 @@ args=(run "$COLLECTION" --environment "$ENVIRONMENT"
     --env-var "seatingUrl=$SEATING_SERVICE_URL" --env-var "orderUrl=$ORDER_SERVICE_URL"
     --env-var "paymentUrl=$PAYMENT_SERVICE_URL" --env-var "notificationUrl=$NOTIFICATION_SERVICE_URL"
     --timeout-request 15000
-    --reporters cli,json --reporter-json-export "$REPORT")
+    --reporters 'cli,json' --reporter-json-export "$REPORT")
 for pair in "${run_vars[@]}"; do
     args+=(--env-var "$pair")
 done

@@ -112,9 +112,9 @@ _fleet_ready() {
 
 # _fleet_service_env NAME — the variables of one service, one VAR=value per line.
 _fleet_service_env() {
-    local name="$1" entry binary var
+    local name="$1" entry var
     for entry in "${FLEET_SERVICES[@]}"; do
-        IFS=: read -r binary _ var <<<"$entry"
+        IFS=: read -r _ _ var <<<"$entry"
         printf '%s=%s\n' "$var" "${!var}"
     done
     printf 'DB_MAX_CONNECTIONS=%s\n' "${FLEET_DB_MAX_CONNECTIONS:-3}"
