@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+#
+# scripts/lib/fleet.sh — a throwaway fleet for checks: the six services on free ports, each on a
+# fresh database that is dropped again at the end. Used by scripts/postman.sh; meant for any check
+# that needs the whole fleet running (the e2e journey, a dashboard check, …).
+#
+#     source scripts/lib/fleet.sh
+#     trap fleet_stop EXIT
+#     fleet_start "$BIN_DIR"        # the directory holding the six binaries (target/debug, …)
+#     curl "$ORDER_SERVICE_URL/health"
+#
+# fleet_start BIN_DIR
+#   - finds PostgreSQL (scripts/lib/postgres.sh: ensure_postgres);
+#   - picks a run id and six free TCP ports; database names are ticketing_<FLEET_NAME>_<run>_<db>
+#     (FLEET_NAME defaults to "fleet"), so two runs never share a database;
+#   - starts user-service first (the others fetch its JWKS and their service tokens from it), then
+#     seating, catalog, payment, order and notification-service, each waiting for its GET /ready;
+#   - gives every run its own credentials: an admin (ADMIN_EMAIL/ADMIN_PASSWORD of user-service,
+#     a random password) and a random client secret for each of the five other services (the
+#     client ids are the services' names, as by default);
+#   - notification-service writes its e-mails as .eml files into $FLEET_DIR/mail (SMTP_URL is not
+#     passed on), payment-service runs the simulated gateway.
+#   It exports USER_SERVICE_URL, CATALOG_SERVICE_URL, SEATING_SERVICE_URL, PAYMENT_SERVICE_URL,
+#   ORDER_SERVICE_URL, NOTIFICATION_SERVICE_URL (http://127.0.0.1:PORT), FLEET_ADMIN_EMAIL,
+#   FLEET_ADMIN_PASSWORD, FLEET_CLIENT_SECRET_<SERVICE> (FLEET_CLIENT_SECRET_ORDER_SERVICE, …: a
+#   check that plays a service by hand gets its token with them), FLEET_DIR (logs: <service>.log,
+#   and mail/) and FLEET_RUN_ID. It returns non-zero (after printing the end of the
+#   failing service's log) when a service does not become ready; call fleet_stop anyway.
+#
+# fleet_stop
+#   SIGTERM to every service it started (SIGKILL after FLEET_STOP_TIMEOUT, 15 s), then drops the
+#   run's databases. Safe to call twice, and before fleet_start. Logs are kept in FLEET_DIR.
+#
+# Tunables: FLEET_NAME ("fleet"), FLEET_DIR ($REPO/log/fleet-<run>), FLEET_READY_TIMEOUT (60 s
+# per service), FLEET_DB_MAX_CONNECTIONS (3: six pools must fit beside other tests),
+# FLEET_RUST_LOG ("info"), FLEET_KEEP_DATABASES=1 (leave the databases for a post-mortem).
+#
+# Sourced, so no `set -euo pipefail` here (see scripts/lib/postgres.sh); every function is safe
+# under those options. Needs curl, and psql to drop the databases.
+
+if [[ -n "${_TICKETING_FLEET_LIB_LOADED:-}" ]]; then
+    return 0
+fi
+_TICKETING_FLEET_LIB_LOADED=1
+
+REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# shellcheck source=scripts/lib/postgres.sh
+source "$REPO/scripts/lib/postgres.sh"
+
+# binary:database:URL variable, in start order.
+FLEET_SERVICES=(
+    user-service:users:USER_SERVICE_URL
+    seating-service:seating:SEATING_SERVICE_URL
+    catalog-service:catalog:CATALOG_SERVICE_URL
+    payment-service:payments:PAYMENT_SERVICE_URL
+    order-service:orders:ORDER_SERVICE_URL
+    notification-service:notifications:NOTIFICATION_SERVICE_URL
+)
+
+declare -gA _FLEET_PID=()
+declare -gA _FLEET_PORT=()
+declare -ga _FLEET_DATABASES=()
+declare -gA _FLEET_SECRET=()
+
+# _fleet_random N — N random letters and digits.
+_fleet_random() {
+    local out=""
+    while (( ${#out} < $1 )); do
+        out+="$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9')"
+    done
+    printf '%s' "${out:0:$1}"
+}
+
+# _fleet_port_free PORT — nothing listens on PORT (a connection is refused).
+_fleet_port_free() {
+    # shellcheck disable=SC2016  # $1 is expanded by the inner bash, on purpose.
+    ! timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# _fleet_pick_port — a free port in 20000-32767: below Linux's ephemeral range (32768 and up),
+# so no outgoing connection takes it meanwhile, and not one this run already picked.
+_fleet_pick_port() {
+    local port taken _try p
+    for _try in $(seq 1 200); do
+        port=$(( 20000 + RANDOM % 12768 ))
+        taken=""
+        for p in "${_FLEET_PORT[@]}"; do
+            [[ "$p" == "$port" ]] && taken=1
+        done
+        if [[ -z "$taken" ]] && _fleet_port_free "$port"; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    log "no free port found in 20000-32767"
+    return 1
+}
+
+# _fleet_ready URL PID TIMEOUT — poll URL/ready every 0.2 s until it answers 200.
+_fleet_ready() {
+    local url="$1" pid="$2" deadline=$(( SECONDS + $3 ))
+    while (( SECONDS < deadline )); do
+        if curl -fsS -o /dev/null --max-time 2 "$url/ready" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 2
+        sleep 0.2
+    done
+    return 1
+}
+
+# _fleet_service_env NAME — the variables of one service, one VAR=value per line.
+_fleet_service_env() {
+    local name="$1" entry var
+    for entry in "${FLEET_SERVICES[@]}"; do
+        IFS=: read -r _ _ var <<<"$entry"
+        printf '%s=%s\n' "$var" "${!var}"
+    done
+    printf 'DB_MAX_CONNECTIONS=%s\n' "${FLEET_DB_MAX_CONNECTIONS:-3}"
+    printf 'LOG_FORMAT=json\nRUST_LOG=%s\n' "${FLEET_RUST_LOG:-info}"
+    case "$name" in
+        user-service)
+            local clients="" entry2 b
+            for entry2 in "${FLEET_SERVICES[@]}"; do
+                b="${entry2%%:*}"
+                if [[ "$b" != user-service ]]; then
+                    clients+="${clients:+,}$b:${_FLEET_SECRET[$b]}"
+                fi
+            done
+            printf 'SERVICE_CLIENTS=%s\n' "$clients"
+            printf 'ADMIN_EMAIL=%s\nADMIN_PASSWORD=%s\n' "$FLEET_ADMIN_EMAIL" "$FLEET_ADMIN_PASSWORD"
+            ;;
+        *)
+            printf 'SERVICE_CLIENT_ID=%s\nSERVICE_CLIENT_SECRET=%s\n' "$name" "${_FLEET_SECRET[$name]}"
+            ;;
+    esac
+    case "$name" in
+        payment-service) printf 'PAYMENT_GATEWAY=simulated\n' ;;
+        notification-service) printf 'MAIL_DIR=%s\n' "$FLEET_DIR/mail" ;;
+    esac
+}
+
+# _fleet_start_one NAME DB VAR — start one service and wait for /ready. When user-service finds
+# its port taken (by another process, between our check and its bind), it tries another, twice.
+_fleet_start_one() {
+    local name="$1" db="$2" var="$3" exe="$_FLEET_BIN_DIR/$1" logfile="$FLEET_DIR/$1.log"
+    local attempt pid status db_url
+    db_url="$(db_url_for "ticketing_${FLEET_NAME:-fleet}_${FLEET_RUN_ID}_$db")" || return 1
+    for attempt in 1 2 3; do
+        local -a vars=()
+        mapfile -t vars < <(_fleet_service_env "$name")
+        # env -i: the service sees only what is listed here (no stray DATABASE_URL, APP_ENV,
+        # SMTP_URL or PORT of the caller), plus PATH and HOME.
+        env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${vars[@]}" PORT="${_FLEET_PORT[$name]}" \
+            DATABASE_URL="$db_url" "$exe" >"$logfile" 2>&1 </dev/null &
+        pid=$!
+        _FLEET_PID[$name]=$pid
+        status=0
+        _fleet_ready "${!var}" "$pid" "${FLEET_READY_TIMEOUT:-60}" || status=$?
+        if (( status == 0 )); then
+            log "$name ready on ${!var} (pid $pid)"
+            return 0
+        fi
+        # Only user-service may move: it calls no one, and no one else has started yet.
+        if (( status == 2 && attempt < 3 )) && [[ "$name" == user-service ]] &&
+            grep -q 'binding port' "$logfile"; then
+            wait "$pid" 2>/dev/null || true
+            unset "_FLEET_PID[$name]"
+            _FLEET_PORT[$name]="$(_fleet_pick_port)" || return 1
+            export "$var=http://127.0.0.1:${_FLEET_PORT[$name]}"
+            log "$name: its port was taken meanwhile; trying ${!var}"
+            continue
+        fi
+        if (( status == 2 )); then
+            log "$name exited during start-up; last lines of $logfile:"
+        else
+            log "$name did not become ready within ${FLEET_READY_TIMEOUT:-60}s; last lines of $logfile:"
+        fi
+        tail -n 20 "$logfile" >&2 || true
+        return 1
+    done
+    return 1
+}
+
+fleet_start() {
+    local bin_dir="$1" entry name db var upper
+    [[ -n "$bin_dir" ]] || { log "fleet_start: binary directory required"; return 1; }
+    _FLEET_BIN_DIR="$(cd "$bin_dir" && pwd)" || return 1
+    for entry in "${FLEET_SERVICES[@]}"; do
+        name="${entry%%:*}"
+        [[ -x "$_FLEET_BIN_DIR/$name" ]] || { log "$_FLEET_BIN_DIR/$name not found"; return 1; }
+    done
+    command -v curl >/dev/null 2>&1 || { log "curl is required"; return 1; }
+    ensure_postgres || return 1
+
+    export FLEET_RUN_ID="${FLEET_RUN_ID:-$(date +%s)_$$}"
+    export FLEET_DIR="${FLEET_DIR:-$REPO/log/fleet-$FLEET_RUN_ID}"
+    mkdir -p "$FLEET_DIR/mail"
+    export FLEET_ADMIN_EMAIL="admin-$FLEET_RUN_ID@fleet.ticketing.test"
+    export FLEET_ADMIN_PASSWORD
+    FLEET_ADMIN_PASSWORD="$(_fleet_random 24)"
+
+    # Every port first: catalog and seating call each other, order calls four services.
+    for entry in "${FLEET_SERVICES[@]}"; do
+        IFS=: read -r name db var <<<"$entry"
+        _FLEET_PORT[$name]="$(_fleet_pick_port)" || return 1
+        export "$var=http://127.0.0.1:${_FLEET_PORT[$name]}"
+        if [[ "$name" != user-service ]]; then
+            _FLEET_SECRET[$name]="$(_fleet_random 32)"
+            upper="${name^^}"
+            export "FLEET_CLIENT_SECRET_${upper//-/_}=${_FLEET_SECRET[$name]}"
+        fi
+        _FLEET_DATABASES+=("ticketing_${FLEET_NAME:-fleet}_${FLEET_RUN_ID}_$db")
+    done
+    log "starting the fleet from $_FLEET_BIN_DIR (run $FLEET_RUN_ID, logs in ${FLEET_DIR#"$REPO"/})"
+    for entry in "${FLEET_SERVICES[@]}"; do
+        IFS=: read -r name db var <<<"$entry"
+        _fleet_start_one "$name" "$db" "$var" || return 1
+    done
+}
+
+fleet_stop() {
+    local name pid deadline db psql
+    for name in "${!_FLEET_PID[@]}"; do
+        kill -TERM "${_FLEET_PID[$name]}" 2>/dev/null || true
+    done
+    deadline=$(( SECONDS + ${FLEET_STOP_TIMEOUT:-15} ))
+    for name in "${!_FLEET_PID[@]}"; do
+        pid="${_FLEET_PID[$name]}"
+        while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "$name (pid $pid) did not stop; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+        unset "_FLEET_PID[$name]"
+    done
+    (( ${#_FLEET_DATABASES[@]} > 0 )) || return 0
+    if [[ "${FLEET_KEEP_DATABASES:-0}" == 1 ]]; then
+        log "keeping the databases ${_FLEET_DATABASES[*]} (FLEET_KEEP_DATABASES=1)"
+    elif psql="$(_pg_find_tool psql)"; then
+        for db in "${_FLEET_DATABASES[@]}"; do
+            PGCONNECT_TIMEOUT=5 "$psql" "$(db_url_for postgres)" -qc \
+                "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
+                log "could not drop database $db"
+        done
+    else
+        log "psql not found: the databases ${_FLEET_DATABASES[*]} were left behind"
+    fi
+    _FLEET_DATABASES=()
+}
