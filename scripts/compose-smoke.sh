@@ -113,10 +113,12 @@ print_timings() {
     printf '  %-10s %4ss\n' total "$((SECONDS - STARTED))" >&2
 }
 
+SKIPPED=""
+
 skip() {
+    SKIPPED="$*"
     printf '\n*** SKIPPED: no Docker engine (%s) ***\n' "$*" >&2
     printf '*** docker-compose.yml was linted, but not started. ***\n\n' >&2
-    print_timings
     exit 0
 }
 
@@ -161,7 +163,9 @@ cleanup() {
         wait "$DOCKERD_PID" 2>/dev/null
     fi
     print_timings
-    if ((status == 0)); then
+    if [[ -n "$SKIPPED" ]]; then
+        printf '%s: SKIPPED: no Docker engine (%s)\n' "$SCRIPT_NAME" "$SKIPPED" >&2
+    elif ((status == 0)); then
         log "PASSED"
     else
         log "FAILED (exit $status)"
