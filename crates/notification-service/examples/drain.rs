@@ -157,7 +157,7 @@ async fn build(
         ("NOTIFICATION_IDLE_POLL_MS".to_owned(), "100".to_owned()),
     ];
     let env =
-        Env::from_fn(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        Env::from_fn(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
     service_kit::app::build::<Notifications>(env, pool.clone()).await
 }
 

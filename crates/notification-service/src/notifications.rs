@@ -2,7 +2,7 @@
 //! notification is its user's, and admins' and services'; anyone else gets the answer an unknown
 //! id gets.
 
-use service_kit::auth::Caller;
+use service_kit::auth::{Caller, Scope};
 use service_kit::paging::Page;
 use uuid::Uuid;
 
@@ -11,16 +11,18 @@ use crate::db::notifications::{self, ListFilter};
 use crate::error::{ApiResult, NotificationError};
 use crate::state::AppState;
 
-/// A notification, for its user, admins and services (404 for anyone else).
+/// A notification, for its user, admins and services granted `notifications:read` (404 for
+/// anyone else).
 pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<NotificationView> {
     let row = notifications::find(&state.pool, id)
         .await?
-        .filter(|n| caller.may_act_for(n.user_id))
+        .filter(|n| caller.may_act_for(n.user_id, Scope::NotificationsRead))
         .ok_or(NotificationError::NotFound)?;
     Ok(row.into())
 }
 
-/// The caller's notifications, newest first; admins and services may list anyone's, by user
+/// The caller's notifications, newest first; admins (and services granted `notifications:read`)
+/// may list anyone's, by user
 /// or order. A user naming another user gets 403; a user naming another user's order gets an
 /// empty page (the order's notifications are filtered to their own).
 pub async fn list(
@@ -29,7 +31,7 @@ pub async fn list(
     query: &NotificationQuery,
 ) -> ApiResult<Page<NotificationView>> {
     let paging = query.paging()?;
-    let filter = if caller.is_admin() || caller.is_service() {
+    let filter = if caller.is_admin() || caller.has(Scope::NotificationsRead) {
         ListFilter {
             user_id: query.user_id,
             order_id: query.order_id,

@@ -32,7 +32,7 @@ impl FromEnv for Config {
             Ok(Duration::from_millis(env.parse_or(var, default)?.max(10)))
         };
         Ok(Self {
-            ticket_signing_key: env.optional("TICKET_SIGNING_KEY").map(SecretString::from),
+            ticket_signing_key: env.signing_key("TICKET_SIGNING_KEY")?,
             step_lease: Duration::from_secs(
                 env.parse_or::<u64>("ORDER_STEP_LEASE_SECONDS", 60)?.max(1),
             ),

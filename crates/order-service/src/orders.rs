@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use chrono::Utc;
-use service_kit::auth::Caller;
+use service_kit::auth::{Caller, Scope};
 use service_kit::messages::outbox;
 use service_kit::messages::payloads::OrderExpired;
 use service_kit::paging::Page;
@@ -234,14 +234,15 @@ pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Order
     view(state, order).await
 }
 
-/// The caller's own orders; an admin (or a service) may list anyone's, by user or event.
+/// The caller's own orders; an admin (or a service granted `orders:read`) may list anyone's, by
+/// user or event.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     query: &OrderQuery,
 ) -> ApiResult<Page<OrderView>> {
     let paging = query.paging()?;
-    let filter = if caller.is_admin() || caller.is_service() {
+    let filter = if caller.is_admin() || caller.has(Scope::OrdersRead) {
         ListFilter {
             user_id: query.user_id,
             event_id: query.event_id,
@@ -265,11 +266,14 @@ pub async fn list(
     Ok(paging.page_of(items, total))
 }
 
-/// The order, if the caller may see it: its buyer, an admin, a service. 404 otherwise.
+/// The order, if the caller may see it: its buyer, an admin, a service granted `orders:read`.
+/// 404 otherwise.
 async fn visible_order(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<OrderRow> {
     orders::find(&state.pool, id)
         .await?
-        .filter(|o| o.status != OrderStatus::Reserving && caller.may_act_for(o.user_id))
+        .filter(|o| {
+            o.status != OrderStatus::Reserving && caller.may_act_for(o.user_id, Scope::OrdersRead)
+        })
         .ok_or_else(|| OrderError::OrderNotFound.into())
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::json;
 use service_kit::Problem;
-use service_kit::auth::{Caller, Role};
+use service_kit::auth::{Caller, Role, Scope};
 use service_kit::idempotency::{IdempotencyError, IdempotencyKey, fingerprint};
 use service_kit::money::Money;
 use uuid::Uuid;
@@ -367,23 +367,24 @@ fn refund_gateway_key(payment_id: Uuid, caller: &str, key: &IdempotencyKey) -> S
     hex
 }
 
-/// A payment, for its payer, admins and services; anyone else gets 404.
+/// A payment, for its payer, admins and services granted `payments:read`; anyone else gets 404.
 pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<PaymentView> {
     payments::find(&state.pool, id)
         .await?
-        .filter(|p| caller.may_act_for(p.user_id))
+        .filter(|p| caller.may_act_for(p.user_id, Scope::PaymentsRead))
         .map(PaymentView::from)
         .ok_or_else(|| PaymentError::PaymentNotFound.into())
 }
 
-/// Payments, newest first: a payer's own, or anyone's for admins and services.
+/// Payments, newest first: a payer's own, or anyone's for admins and services granted
+/// `payments:read`.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     query: &PaymentQuery,
 ) -> ApiResult<PaymentList> {
     let page = query.page()?;
-    let payer = if caller.is_service() || caller.is_admin() {
+    let payer = if caller.has(Scope::PaymentsRead) || caller.is_admin() {
         None
     } else {
         Some(caller.user_id().ok_or_else(Problem::forbidden)?)

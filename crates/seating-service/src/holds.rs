@@ -1,6 +1,6 @@
 //! Holds: reserve, read, release, allocate, and the return of sold seats.
 
-use service_kit::auth::Caller;
+use service_kit::auth::{Caller, Scope};
 use uuid::Uuid;
 
 use crate::api::{HoldView, Reservation, ReturnRequest, ReturnView};
@@ -18,8 +18,8 @@ pub async fn reserve(
     caller: &Caller,
     reservation: Reservation,
 ) -> ApiResult<HoldView> {
-    // A buyer holds for themselves; services (order-service) for anyone.
-    if !caller.is_service() && caller.user_id() != Some(reservation.holder_id) {
+    // A buyer holds for themselves; order-service (`seating:holds`) for anyone.
+    if caller.user_id() != Some(reservation.holder_id) && !caller.has(Scope::SeatingHolds) {
         return Err(service_kit::Problem::forbidden()
             .with_detail("You can only hold seats for yourself.")
             .into());
@@ -105,7 +105,7 @@ async fn shortfall(
     Ok(SeatingError::SeatsTaken(conflicts).into())
 }
 
-/// A hold, for its holder or a service; anyone else gets 404.
+/// A hold, for its holder or a service granted `seating:holds`; anyone else gets 404.
 pub async fn get(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiResult<HoldView> {
     let hold = holds::find(&state.pool, hold_id)
         .await?
@@ -115,7 +115,7 @@ pub async fn get(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiResult<
 }
 
 fn visible(caller: &Caller, hold: &HoldRow) -> bool {
-    caller.is_service() || caller.user_id() == Some(hold.holder_id)
+    caller.has(Scope::SeatingHolds) || caller.user_id() == Some(hold.holder_id)
 }
 
 async fn view(db: impl sqlx::PgExecutor<'_>, hold: HoldRow) -> ApiResult<HoldView> {

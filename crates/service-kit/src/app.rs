@@ -313,7 +313,7 @@ fn kit<S: Service>(settings: &Settings<S::Config>, pool: PgPool) -> Kit<S::Confi
 
 /// The whole of a service's `main`.
 pub async fn main<S: Service>() -> anyhow::Result<()> {
-    let mut env = Env::from_process();
+    let mut env = Env::from_process().context("configuration")?;
     let settings = Settings::read::<S>(&mut env).context("configuration")?;
     telemetry::init(settings.common.log_format);
     env.warn_about_defaults(name::<S>());

@@ -1,14 +1,16 @@
 //! Configuration from environment variables.
 //!
 //! Every service starts with no variable set (development defaults, each announced by a loud
-//! warning) and refuses to start on a development default when `APP_ENV=production`.
+//! warning) and refuses to start on a development default when `APP_ENV=production`. `APP_ENV`
+//! itself is strict: a typo must not quietly run production with public development secrets.
 
 use std::fmt;
 use std::str::FromStr;
 
 use secrecy::SecretString;
 
-/// Where the process runs; only `production` changes behaviour (no development defaults).
+/// Where the process runs (`APP_ENV`: `development`, the default, or `production`); only
+/// `production` changes behaviour (no development defaults, no development secrets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
     Development,
@@ -22,6 +24,8 @@ pub enum ConfigError {
     DefaultInProduction { var: String },
     #[error("{var} has an invalid value: {reason}")]
     Invalid { var: String, reason: String },
+    #[error("{var} is set to its public development value, which APP_ENV=production refuses")]
+    DevelopmentValueInProduction { var: String },
 }
 
 type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -45,21 +49,31 @@ impl fmt::Debug for Env {
 
 impl Env {
     /// Reads the process environment.
-    pub fn from_process() -> Self {
+    pub fn from_process() -> Result<Self, ConfigError> {
         Self::from_fn(|name| std::env::var(name).ok())
     }
 
     /// Reads from any lookup function; tests use this instead of mutating the process environment.
-    pub fn from_fn(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+    /// Fails when `APP_ENV` is set to anything but `development` or `production` (unset or blank
+    /// means development).
+    pub fn from_fn(
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Result<Self, ConfigError> {
         let mode = match lookup("APP_ENV").as_deref().map(str::trim) {
-            Some(v) if v.eq_ignore_ascii_case("production") => AppEnv::Production,
-            _ => AppEnv::Development,
+            None | Some("" | "development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "APP_ENV".into(),
+                    reason: format!("`{other}` is neither `development` nor `production`"),
+                });
+            }
         };
-        Self {
+        Ok(Self {
             lookup: Box::new(lookup),
             mode,
             defaulted: Vec::new(),
-        }
+        })
     }
 
     pub fn app_env(&self) -> AppEnv {
@@ -79,9 +93,37 @@ impl Env {
         }
     }
 
-    /// Like [`Env::string`], for a value that must never be printed.
+    /// Like [`Env::string`], for a value that must never be printed. The development default is
+    /// public (it is in this source), so production refuses it even when it is set explicitly.
     pub fn secret(&mut self, var: &str, default: &str) -> Result<SecretString, ConfigError> {
-        self.string(var, default).map(SecretString::from)
+        let value = self.string(var, default)?;
+        if self.mode == AppEnv::Production && value == default {
+            return Err(ConfigError::DevelopmentValueInProduction {
+                var: var.to_owned(),
+            });
+        }
+        Ok(SecretString::from(value))
+    }
+
+    /// A private key in PEM (`var`), or `None`: the service then generates one and keeps it in its
+    /// database. In production that needs the operator's explicit
+    /// `ALLOW_GENERATED_SIGNING_KEY=true`: a key that exists only in the database goes wherever
+    /// the database's backups go, and is lost with it.
+    pub fn signing_key(&self, var: &str) -> Result<Option<SecretString>, ConfigError> {
+        let key = self.optional(var).map(SecretString::from);
+        if key.is_none()
+            && self.mode == AppEnv::Production
+            && !self.parse_or("ALLOW_GENERATED_SIGNING_KEY", false)?
+        {
+            return Err(ConfigError::Invalid {
+                var: var.to_owned(),
+                reason:
+                    "APP_ENV=production needs the key (PEM), or ALLOW_GENERATED_SIGNING_KEY=true \
+                         to generate one and keep it only in the database"
+                        .into(),
+            });
+        }
+        Ok(key)
     }
 
     /// Parses the variable, or takes `default` (not a development default: allowed in production,
@@ -220,7 +262,58 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Env::from_fn(move |k| map.get(k).cloned())
+        Env::from_fn(move |k| map.get(k).cloned()).unwrap()
+    }
+
+    #[test]
+    fn app_env_accepts_only_known_values() {
+        for (value, mode) in [
+            ("production", AppEnv::Production),
+            ("development", AppEnv::Development),
+            ("", AppEnv::Development),
+        ] {
+            assert_eq!(env(&[("APP_ENV", value)]).app_env(), mode);
+        }
+        assert_eq!(env(&[]).app_env(), AppEnv::Development);
+        for typo in ["prod", "Production", "staging"] {
+            let err = Env::from_fn(move |k| (k == "APP_ENV").then(|| typo.to_owned())).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { ref var, .. } if var == "APP_ENV"),
+                "{typo}"
+            );
+        }
+    }
+
+    #[test]
+    fn production_refuses_a_development_secret_even_when_set() {
+        let secret = development_client_secret("seating-service");
+        let mut production = env(&[
+            ("APP_ENV", "production"),
+            ("SERVICE_CLIENT_ID", "seating-service"),
+            ("SERVICE_CLIENT_SECRET", &secret),
+        ]);
+        let err = service_credentials(&mut production, "seating-service").unwrap_err();
+        assert!(
+            matches!(err, ConfigError::DevelopmentValueInProduction { var } if var == "SERVICE_CLIENT_SECRET")
+        );
+        let mut development = env(&[("SERVICE_CLIENT_SECRET", &secret)]);
+        assert!(service_credentials(&mut development, "seating-service").is_ok());
+    }
+
+    #[test]
+    fn production_needs_a_signing_key_or_an_explicit_opt_in() {
+        let err = env(&[("APP_ENV", "production")])
+            .signing_key("JWT_SIGNING_KEY")
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { var, .. } if var == "JWT_SIGNING_KEY"));
+        let opted_in = env(&[
+            ("APP_ENV", "production"),
+            ("ALLOW_GENERATED_SIGNING_KEY", "true"),
+        ]);
+        assert!(opted_in.signing_key("JWT_SIGNING_KEY").unwrap().is_none());
+        let given = env(&[("APP_ENV", "production"), ("JWT_SIGNING_KEY", "-----BEGIN")]);
+        assert!(given.signing_key("JWT_SIGNING_KEY").unwrap().is_some());
+        assert!(env(&[]).signing_key("JWT_SIGNING_KEY").unwrap().is_none());
     }
 
     #[test]

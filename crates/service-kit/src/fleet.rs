@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::auth::TokenVerifier;
 use crate::auth::service_token::ServiceTokenSource;
+use crate::auth::{Scope, TokenVerifier};
 use crate::client::{ServiceClient, http_client};
 use crate::config::{ConfigError, Env, ports, service_credentials, service_url};
 use crate::messages::types;
@@ -119,6 +119,24 @@ impl Service {
                 calls: &[],
                 produces: &[],
             },
+        }
+    }
+
+    /// What its service token may do besides being a service: the operations the contract has
+    /// it call on others (user-service writes these scopes into the token).
+    pub fn grants(self) -> &'static [Scope] {
+        match self {
+            Self::Catalog => &[Scope::SeatingInventory],
+            Self::Order => &[
+                Scope::UsersRead,
+                Scope::CatalogRead,
+                Scope::SeatingHolds,
+                Scope::SeatingSell,
+                Scope::PaymentsCharge,
+                Scope::PaymentsRefund,
+                Scope::PaymentsRead,
+            ],
+            Self::User | Self::Seating | Self::Payment | Self::Notification => &[],
         }
     }
 
@@ -312,7 +330,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Env::from_fn(move |k| map.get(k).cloned())
+        Env::from_fn(move |k| map.get(k).cloned()).unwrap()
     }
 
     const ORDER_LIKE: Links = Links {

@@ -61,7 +61,7 @@ async fn a_panicking_task_turns_ready_503_is_counted_and_runs_again(pool: PgPool
     service_kit::db::migrate(&pool, &NO_MIGRATIONS)
         .await
         .unwrap();
-    let env = Env::from_fn(|_| None);
+    let env = Env::from_fn(|_| None).unwrap();
     let built = service_kit::app::build::<ProbeService>(env, pool)
         .await
         .unwrap();

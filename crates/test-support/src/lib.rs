@@ -48,7 +48,7 @@ pub fn env<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, 
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect();
-    Env::from_fn(move |k| map.get(k).cloned())
+    Env::from_fn(move |k| map.get(k).cloned()).expect("APP_ENV is development or production")
 }
 
 /// A pool on the test's database whose tables live in `schema` (created when missing), so that
@@ -92,6 +92,29 @@ pub struct UserService {
 }
 
 /// A logged-in account.
+/// The clients user-service knows by default: the other five services.
+pub const FLEET_CLIENTS: [&str; 5] = [
+    "catalog-service",
+    "seating-service",
+    "order-service",
+    "payment-service",
+    "notification-service",
+];
+
+/// Asserts that `client`'s token got `allowed` when the contract has it perform `operation`,
+/// and `refused` otherwise.
+pub fn assert_scoped(
+    client: &str,
+    operation: &str,
+    status: StatusCode,
+    permitted: bool,
+    allowed: StatusCode,
+    refused: StatusCode,
+) {
+    let expected = if permitted { allowed } else { refused };
+    assert_eq!(status, expected, "{client}'s token, {operation}");
+}
+
 pub struct Account {
     pub token: String,
     pub id: Uuid,
@@ -116,6 +139,15 @@ impl UserService {
             http: reqwest::Client::new(),
             pool: users_pool,
         }
+    }
+
+    /// Every default client's service token, by client id: the five services that call others.
+    pub async fn service_tokens(&self) -> Vec<(&'static str, String)> {
+        let mut tokens = Vec::new();
+        for client in FLEET_CLIENTS {
+            tokens.push((client, self.service_token(client).await));
+        }
+        tokens
     }
 
     /// A service token for one of the default clients (`order-service`, ...).

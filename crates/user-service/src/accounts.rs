@@ -3,7 +3,7 @@
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use service_kit::Problem;
-use service_kit::auth::{Caller, Role};
+use service_kit::auth::{Caller, Role, Scope};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -35,10 +35,11 @@ pub async fn register(state: &AppState, account: NewAccount) -> ApiResult<UserRo
     Ok(row)
 }
 
-/// The user `id`, if the caller may see it (themselves, an admin, a service); 404 otherwise so
+/// The user `id`, if the caller may see it (themselves, an admin, a service granted `users:read`);
+/// 404 otherwise so
 /// that ids of other accounts cannot be probed.
 pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<UserRow> {
-    if !caller.may_act_for(id) {
+    if !caller.may_act_for(id, Scope::UsersRead) {
         return Err(UserError::UserNotFound.into());
     }
     users::find(&state.pool, id)

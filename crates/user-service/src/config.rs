@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use service_kit::app::FromEnv;
-use service_kit::config::{ConfigError, Env, development_client_secret};
+use service_kit::config::{AppEnv, ConfigError, Env, development_client_secret};
 
 pub const SERVICE: &str = "user-service";
 
@@ -33,6 +34,15 @@ pub struct ServiceClient {
     pub secret: SecretString,
 }
 
+impl ServiceClient {
+    /// Whether its secret is one of the public development secrets (of any client).
+    fn has_development_secret(&self) -> bool {
+        DEVELOPMENT_CLIENTS
+            .iter()
+            .any(|id| self.secret.expose_secret() == development_client_secret(id))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AdminBootstrap {
     pub email: String,
@@ -49,13 +59,22 @@ pub struct Throttle {
 
 impl FromEnv for Config {
     fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
-        let signing_key_pem = env.optional("JWT_SIGNING_KEY").map(SecretString::from);
+        let signing_key_pem = env.signing_key("JWT_SIGNING_KEY")?;
         let default_clients = DEVELOPMENT_CLIENTS
             .iter()
             .map(|id| format!("{id}:{}", development_client_secret(id)))
             .collect::<Vec<_>>()
             .join(",");
         let service_clients = parse_clients(&env.string("SERVICE_CLIENTS", &default_clients)?)?;
+        if env.app_env() == AppEnv::Production
+            && service_clients
+                .iter()
+                .any(ServiceClient::has_development_secret)
+        {
+            return Err(ConfigError::DevelopmentValueInProduction {
+                var: "SERVICE_CLIENTS".into(),
+            });
+        }
         let admin = match (env.optional("ADMIN_EMAIL"), env.optional("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(AdminBootstrap {
                 email,
@@ -104,13 +123,11 @@ fn parse_clients(raw: &str) -> Result<Vec<ServiceClient>, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     #[test]
     fn default_clients_are_the_five_other_services() {
-        let mut env = Env::from_fn(|_| None);
+        let mut env = Env::from_fn(|_| None).unwrap();
         let config = Config::from_env(&mut env).unwrap();
         let ids: Vec<_> = config
             .service_clients
@@ -123,8 +140,28 @@ mod tests {
 
     #[test]
     fn admin_email_without_password_is_refused() {
-        let mut env = Env::from_fn(|k| (k == "ADMIN_EMAIL").then(|| "boss@example.com".to_owned()));
+        let mut env =
+            Env::from_fn(|k| (k == "ADMIN_EMAIL").then(|| "boss@example.com".to_owned())).unwrap();
         assert!(Config::from_env(&mut env).is_err());
+    }
+
+    #[test]
+    fn production_refuses_the_development_clients_even_when_set() {
+        let development = format!(
+            "ops:a-real-secret,seating-service:{}",
+            development_client_secret("seating-service")
+        );
+        let mut env = Env::from_fn(move |k| match k {
+            "APP_ENV" => Some("production".to_owned()),
+            "SERVICE_CLIENTS" => Some(development.clone()),
+            "JWT_SIGNING_KEY" => Some("pem".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let err = Config::from_env(&mut env).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::DevelopmentValueInProduction { var } if var == "SERVICE_CLIENTS")
+        );
     }
 
     #[test]

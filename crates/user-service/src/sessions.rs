@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use secrecy::ExposeSecret;
-use service_kit::auth::Role;
+use service_kit::fleet;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -177,10 +177,8 @@ pub fn service_token(state: &AppState, client_id: &str, secret: &str) -> ApiResu
         tracing::warn!(client_id, "service token refused");
         return Err(UserError::InvalidClient.into());
     }
-    Ok(tokens::access_token(
-        &state.key,
-        client_id,
-        None,
-        Role::Service,
-    )?)
+    // A client is one of the fleet's services (its id is the service's name), and may do what
+    // the contract has that service do; any other client id gets a token with no scope.
+    let scopes = fleet::Service::from_name(client_id).map_or(&[][..], fleet::Service::grants);
+    Ok(tokens::service_access_token(&state.key, client_id, scopes)?)
 }

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use rand::RngCore;
-use service_kit::auth::{AUDIENCE, Claims, ISSUER, Role};
+use service_kit::auth::{AUDIENCE, Claims, ISSUER, Role, Scope};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -19,11 +19,31 @@ pub struct AccessToken {
     pub expires_in: i64,
 }
 
+/// A user's access token.
 pub fn access_token(
     key: &SigningKey,
     subject: &str,
     email: Option<&str>,
     role: Role,
+) -> anyhow::Result<AccessToken> {
+    sign(key, subject, email, role, &[])
+}
+
+/// A service client's token, carrying the scopes of the operations it may perform.
+pub fn service_access_token(
+    key: &SigningKey,
+    client_id: &str,
+    scopes: &[Scope],
+) -> anyhow::Result<AccessToken> {
+    sign(key, client_id, None, Role::Service, scopes)
+}
+
+fn sign(
+    key: &SigningKey,
+    subject: &str,
+    email: Option<&str>,
+    role: Role,
+    scopes: &[Scope],
 ) -> anyhow::Result<AccessToken> {
     let now = Utc::now().timestamp();
     let claims = Claims {
@@ -35,6 +55,7 @@ pub fn access_token(
         iat: now,
         exp: now + ACCESS_TOKEN_SECONDS,
         jti: Uuid::now_v7().to_string(),
+        scope: Scope::claim(scopes),
     };
     Ok(AccessToken {
         token: key.sign(&claims)?,

@@ -431,3 +431,29 @@ async fn seats_are_defined_while_draft_from_a_list_or_a_layout(pool: PgPool) {
         .await;
     assert_problem(late, StatusCode::CONFLICT).await;
 }
+
+/// Drafts are seen by their organizer, admins, and order-service (`catalog:read`, the only
+/// service that reads events for a purpose); other services' tokens see the public catalogue.
+#[sqlx::test(migrations = false)]
+async fn of_the_services_only_order_service_sees_a_draft(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (organizer, _) = app.user("organizer").await;
+    let venue = app.venue(&organizer, "Lyon").await;
+    let draft = app
+        .draft(&organizer, venue, "Rehearsal", "concert", 10)
+        .await;
+    for (client, token) in app.users.service_tokens().await {
+        let status = app
+            .get(&format!("/v1/events/{draft}"), Some(&token))
+            .await
+            .status();
+        test_support::assert_scoped(
+            client,
+            "GET a draft",
+            status,
+            client == "order-service",
+            StatusCode::OK,
+            StatusCode::NOT_FOUND,
+        );
+    }
+}

@@ -96,9 +96,14 @@ impl Harness {
 
     /// `POST /v1/messages` with order-service's token; the status.
     pub async fn deliver(&self, app: &App, envelope: &Envelope) -> StatusCode {
+        self.deliver_as(app, &self.service, envelope).await
+    }
+
+    /// `POST /v1/messages` with `token`; the status.
+    pub async fn deliver_as(&self, app: &App, token: &str, envelope: &Envelope) -> StatusCode {
         self.http
             .post(format!("{}/v1/messages", app.url))
-            .bearer_auth(&self.service)
+            .bearer_auth(token)
             .json(envelope)
             .send()
             .await

@@ -87,11 +87,22 @@ async fn a_user_sees_their_own_notifications_and_nothing_of_anyone_elses(pool: P
         StatusCode::OK
     );
 
-    // Admins and services see anyone's, filtered.
+    // Admins see anyone's, filtered. No service of the fleet reads notifications, so none has
+    // the `notifications:read` scope: order-service's token sees nobody's.
     let for_admin = json(harness.get(&app, &by_user, Some(&admin.token)).await).await;
     assert_eq!(for_admin["total"], 1);
-    let for_service = json(harness.get(&app, &by_order, Some(&harness.service)).await).await;
-    assert_eq!(for_service["total"], 1);
+    let by_admin = json(harness.get(&app, &by_order, Some(&admin.token)).await).await;
+    assert_eq!(by_admin["total"], 1);
+    assert_problem(
+        harness.get(&app, &by_order, Some(&harness.service)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_problem(
+        harness.get(&app, &one, Some(&harness.service)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     let everyone = json(
         harness
             .get(&app, "/v1/notifications", Some(&admin.token))
@@ -162,14 +173,26 @@ async fn only_services_send_messages_and_types_other_than_orders_are_accepted_an
     )
     .await;
 
-    // event.cancelled reaches buyers as order-service's per-order messages; alone it is
-    // accepted and does nothing, like any type this service does not act on.
-    let cancelled = envelope(&EventCancelled {
+    // A service cannot send what another produces, nor as another.
+    let mut from_catalog = envelope(&EventCancelled {
         event_id: Uuid::now_v7(),
         reason: "storm".into(),
     });
+    from_catalog.source = "catalog-service".into();
     assert_eq!(
-        harness.deliver(&app, &cancelled).await,
+        harness.deliver(&app, &from_catalog).await,
+        StatusCode::FORBIDDEN
+    );
+    let catalog = harness.users.service_token("catalog-service").await;
+    assert_eq!(
+        harness.deliver_as(&app, &catalog, &message).await,
+        StatusCode::FORBIDDEN
+    );
+
+    // event.cancelled reaches buyers as order-service's per-order messages; alone (from its
+    // producer) it is accepted and does nothing, like any type this service does not act on.
+    assert_eq!(
+        harness.deliver_as(&app, &catalog, &from_catalog).await,
         StatusCode::ACCEPTED
     );
     let mut other = envelope(&EventCancelled {
@@ -177,7 +200,12 @@ async fn only_services_send_messages_and_types_other_than_orders_are_accepted_an
         reason: "x".into(),
     });
     other.message_type = "seating.sold_out".into();
-    assert_eq!(harness.deliver(&app, &other).await, StatusCode::ACCEPTED);
+    other.source = "seating-service".into();
+    let seating = harness.users.service_token("seating-service").await;
+    assert_eq!(
+        harness.deliver_as(&app, &seating, &other).await,
+        StatusCode::ACCEPTED
+    );
 
     // A notice of the wrong shape is refused and not recorded: the producer's next delivery
     // of the same id (fixed) is handled.

@@ -417,9 +417,8 @@ pub async fn confirm(
     lease: Uuid,
     issued: &[crate::db::tickets::TicketRow],
 ) -> sqlx::Result<Option<OrderRow>> {
-    let strings = |f: fn(&crate::db::tickets::TicketRow) -> &str| {
-        issued.iter().map(f).collect::<Vec<&str>>()
-    };
+    let strings =
+        |f: fn(&crate::db::tickets::TicketRow) -> &str| issued.iter().map(f).collect::<Vec<&str>>();
     let seats: Vec<Uuid> = issued.iter().map(|t| t.seat_id).collect();
     let numbers: Vec<i32> = issued.iter().map(|t| t.number).collect();
     let prices: Vec<Money> = issued.iter().map(|t| t.price_paid).collect();

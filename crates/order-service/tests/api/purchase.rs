@@ -326,6 +326,15 @@ async fn another_buyers_order_is_404_and_lists_show_only_ones_own(pool: PgPool) 
         .await
         .unwrap();
     assert_eq!(by_admin["total"], 1);
+
+    // No service calls order-service for orders, so no service token reads them.
+    for (client, token) in fleet.users.service_tokens().await {
+        assert_problem(fleet.get(&path, Some(&token)).await, StatusCode::NOT_FOUND).await;
+        let listed = fleet
+            .get(&format!("/v1/orders?eventId={}", event.id), Some(&token))
+            .await;
+        assert_eq!(listed.status(), StatusCode::FORBIDDEN, "{client}");
+    }
 }
 
 #[sqlx::test(migrations = false)]

@@ -2,7 +2,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use service_kit::Problem;
-use service_kit::auth::{Authorized, Caller, Services, ServicesAndAdmins};
+use service_kit::auth::{Authorized, Caller, Charge, Refund};
 use service_kit::extract::{Json, Path, Query};
 use service_kit::idempotency::{IdempotencyKey, fingerprint};
 use utoipa_axum::router::OpenApiRouter;
@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 502, description = "The gateway failed; the payment stays PENDING, retry with the same key", body = Problem)))]
 pub async fn charge(
     State(state): State<AppState>,
-    caller: Authorized<Services>,
+    caller: Authorized<Charge>,
     key: IdempotencyKey,
     Json(request): Json<ChargeRequest>,
 ) -> ApiResult<Response> {
@@ -81,7 +81,7 @@ pub async fn charge(
         (status = 502, description = "The gateway failed; nothing was refunded", body = Problem)))]
 pub async fn refund(
     State(state): State<AppState>,
-    caller: Authorized<ServicesAndAdmins>,
+    caller: Authorized<Refund>,
     key: IdempotencyKey,
     Path(id): Path<Uuid>,
     Json(request): Json<RefundRequest>,

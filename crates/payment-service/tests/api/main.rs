@@ -10,5 +10,6 @@ mod authorization;
 mod charges;
 mod races;
 mod refunds;
+mod scopes;
 mod stripe;
 mod validation;

@@ -42,19 +42,6 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Even
         .await
 }
 
-/// Locks the event row for the rest of the transaction (the first lock of every transaction that
-/// changes an event's seats or holds). `NO KEY UPDATE`: it does not block the key-share lock
-/// that a reserve's new hold takes on the event through its foreign key, so reserves never wait
-/// for an allocation.
-pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<EventRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM events WHERE id = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 /// Creates the event on its first inventory, in status `initial`; locks its row either way for
 /// the rest of the transaction (an existing event keeps its status).
 pub async fn upsert_locked(

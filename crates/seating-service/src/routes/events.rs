@@ -1,6 +1,6 @@
 use axum::extract::State;
 use service_kit::Problem;
-use service_kit::auth::{Authorized, Services};
+use service_kit::auth::{Authorized, PushInventory};
 use service_kit::extract::{Json, Path};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 422, body = Problem)))]
 pub async fn upsert_inventory(
     State(state): State<AppState>,
-    _: Authorized<Services>,
+    _: Authorized<PushInventory>,
     Path(event_id): Path<Uuid>,
     Json(request): Json<InventoryRequest>,
 ) -> ApiResult<Json<InventoryView>> {

@@ -2,7 +2,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use service_kit::Problem;
-use service_kit::auth::{Authorized, Caller, Services};
+use service_kit::auth::{Authorized, Caller, SellSeats};
 use service_kit::extract::{Json, Query};
 use service_kit::idempotency::{IdempotencyKey, fingerprint};
 use utoipa_axum::router::OpenApiRouter;
@@ -87,7 +87,7 @@ pub async fn release(
         (status = 409, description = "Expired, released, or allocated to another order", body = Problem)))]
 pub async fn allocate(
     State(state): State<AppState>,
-    _: Authorized<Services>,
+    _: Authorized<SellSeats>,
     Json(request): Json<AllocateRequest>,
 ) -> ApiResult<Json<HoldView>> {
     Ok(Json(
@@ -101,7 +101,7 @@ pub async fn allocate(
     responses((status = 200, body = ReturnView), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn return_seats(
     State(state): State<AppState>,
-    _: Authorized<Services>,
+    _: Authorized<SellSeats>,
     Json(request): Json<ReturnRequest>,
 ) -> ApiResult<Json<ReturnView>> {
     Ok(Json(holds::return_seats(&state, &request).await?))

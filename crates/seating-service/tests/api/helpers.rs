@@ -25,7 +25,10 @@ pub struct TestApp {
     pub users: UserService,
     pub http: reqwest::Client,
     pub pool: PgPool,
+    /// order-service's token: holds for anyone, allocations, returns.
     pub service_token: String,
+    /// catalog-service's token: inventories and `event.cancelled`.
+    pub catalog_token: String,
     pub catalog: CatalogStub,
     pub relay: Relay,
 }
@@ -53,6 +56,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             pool,
             service_token: users.service_token("order-service").await,
+            catalog_token: users.service_token("catalog-service").await,
             users,
             catalog,
             relay: app.relay.unwrap(),
@@ -110,7 +114,7 @@ impl TestApp {
         let seats: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
         let body = inventory(&seats, "50.00");
         let response = self
-            .put_inventory(event_id, &body, &self.service_token)
+            .put_inventory(event_id, &body, &self.catalog_token)
             .await;
         assert_eq!(
             response.status(),

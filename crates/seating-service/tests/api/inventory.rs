@@ -11,7 +11,7 @@ async fn the_inventory_upsert_is_idempotent(pool: PgPool) {
     let seats: Vec<Uuid> = (0..25).map(|_| Uuid::now_v7()).collect();
     for _ in 0..2 {
         let response = app
-            .put_inventory(event, &inventory(&seats, "80.00"), &app.service_token)
+            .put_inventory(event, &inventory(&seats, "80.00"), &app.catalog_token)
             .await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
@@ -30,7 +30,7 @@ async fn held_and_sold_seats_keep_their_state_and_price(pool: PgPool) {
     app.allocate(sold, Uuid::now_v7()).await;
 
     let response = app
-        .put_inventory(event, &inventory(&seats, "99.00"), &app.service_token)
+        .put_inventory(event, &inventory(&seats, "99.00"), &app.catalog_token)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let list: Value = app
@@ -102,7 +102,7 @@ async fn only_services_send_inventories(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn bad_inventories_are_refused(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let token = app.service_token.clone();
+    let token = app.catalog_token.clone();
     let seat = Uuid::now_v7();
     let duplicate_place = json!({"currency": "EUR", "seats": [
         {"seatId": seat, "section": "A", "row": "A", "number": 1, "price": "10.00"},

@@ -10,4 +10,5 @@ mod inventory;
 mod messages;
 mod publications;
 mod races;
+mod scopes;
 mod stored_values;

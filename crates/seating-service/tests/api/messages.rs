@@ -31,7 +31,7 @@ async fn event_cancelled_refuses_new_holds_and_releases_active_ones(pool: PgPool
         .post(
             "/v1/messages",
             &cancelled(event, Uuid::now_v7()),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -68,7 +68,7 @@ async fn event_cancelled_refuses_new_holds_and_releases_active_ones(pool: PgPool
         .put_inventory(
             event,
             &crate::helpers::inventory(&seats, "50.00"),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_problem(late, StatusCode::CONFLICT).await;
@@ -81,7 +81,7 @@ async fn a_repeated_message_id_is_accepted_and_ignored(pool: PgPool) {
     let id = Uuid::now_v7();
     for _ in 0..3 {
         let response = app
-            .post("/v1/messages", &cancelled(event, id), &app.service_token)
+            .post("/v1/messages", &cancelled(event, id), &app.catalog_token)
             .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
@@ -94,17 +94,42 @@ async fn a_repeated_message_id_is_accepted_and_ignored(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn only_services_may_post_messages(pool: PgPool) {
+async fn only_the_producer_of_a_message_may_post_it(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let (token, _) = app.buyer().await;
+    let (buyer, _) = app.buyer().await;
+    let (event, _) = app.event_with_seats(1).await;
+    let from_catalog = cancelled(event, Uuid::now_v7());
+    let mut claiming_another_source = from_catalog.clone();
+    claiming_another_source["source"] = json!("order-service");
+    let refusals = [
+        // A user is no service.
+        (&buyer, &from_catalog),
+        // order-service's token cannot speak for catalog-service...
+        (&app.service_token, &from_catalog),
+        // ...nor can catalog's token send as another service,
+        (&app.catalog_token, &claiming_another_source),
+    ];
+    for (token, message) in refusals {
+        let response = app.post("/v1/messages", message, token).await;
+        assert_problem(response, StatusCode::FORBIDDEN).await;
+    }
+    // ...nor a type it does not produce.
+    let mut invented = cancelled(event, Uuid::now_v7());
+    invented["type"] = json!("seating.sold_out");
     let response = app
-        .post(
-            "/v1/messages",
-            &cancelled(Uuid::now_v7(), Uuid::now_v7()),
-            &token,
-        )
+        .post("/v1/messages", &invented, &app.catalog_token)
         .await;
     assert_problem(response, StatusCode::FORBIDDEN).await;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 0, "no refused message was recorded");
+
+    let response = app
+        .post("/v1/messages", &from_catalog, &app.catalog_token)
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
 #[sqlx::test(migrations = false)]

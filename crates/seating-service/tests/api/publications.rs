@@ -42,7 +42,7 @@ async fn a_published_event_is_a_draft_where_nothing_can_be_held_until_its_last_r
         .put_inventory(
             event,
             &part(&whole, 0..10, publication, false),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -93,7 +93,7 @@ async fn a_published_event_is_a_draft_where_nothing_can_be_held_until_its_last_r
         .put_inventory(
             event,
             &part(&whole, 10..12, publication, true),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_eq!(last.status(), StatusCode::OK);
@@ -112,7 +112,7 @@ async fn opening_removes_the_seats_an_earlier_failed_publication_left(pool: PgPo
     app.put_inventory(
         event,
         &part_of(Uuid::now_v7(), &seats, false),
-        &app.service_token,
+        &app.catalog_token,
     )
     .await;
     // The draft loses its last two seats; the next publication sends three and opens.
@@ -120,7 +120,7 @@ async fn opening_removes_the_seats_an_earlier_failed_publication_left(pool: PgPo
         .put_inventory(
             event,
             &part_of(Uuid::now_v7(), &seats[..3], true),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -146,7 +146,7 @@ async fn a_place_defined_again_under_a_new_id_replaces_the_seat_an_earlier_publi
     app.put_inventory(
         event,
         &part_of(Uuid::now_v7(), &old, false),
-        &app.service_token,
+        &app.catalog_token,
     )
     .await;
     // The same two places (A-A-1 and A-A-2), the second under a new id.
@@ -155,7 +155,7 @@ async fn a_place_defined_again_under_a_new_id_replaces_the_seat_an_earlier_publi
         .put_inventory(
             event,
             &part_of(Uuid::now_v7(), &new, true),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -173,7 +173,7 @@ async fn an_event_on_sale_stays_as_it_is_when_a_publication_opens_it_again(pool:
         .put_inventory(
             event,
             &part_of(Uuid::now_v7(), &seats[1..2], true),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -195,7 +195,7 @@ async fn a_cancelled_event_refuses_a_publication_and_open_needs_one(pool: PgPool
         "occurredAt": chrono::Utc::now(), "data": {"eventId": event, "reason": "storm"},
     });
     assert_eq!(
-        app.post("/v1/messages", &message, &app.service_token)
+        app.post("/v1/messages", &message, &app.catalog_token)
             .await
             .status(),
         StatusCode::ACCEPTED
@@ -204,7 +204,7 @@ async fn a_cancelled_event_refuses_a_publication_and_open_needs_one(pool: PgPool
         app.put_inventory(
             event,
             &part_of(Uuid::now_v7(), &ids(1), true),
-            &app.service_token,
+            &app.catalog_token,
         )
         .await,
         StatusCode::CONFLICT,
@@ -214,7 +214,7 @@ async fn a_cancelled_event_refuses_a_publication_and_open_needs_one(pool: PgPool
     let mut body = inventory(&ids(1), "50.00");
     body["open"] = json!(true);
     let invalid = assert_problem(
-        app.put_inventory(Uuid::now_v7(), &body, &app.service_token)
+        app.put_inventory(Uuid::now_v7(), &body, &app.catalog_token)
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )

@@ -203,7 +203,7 @@ async fn reserves_racing_a_cancellation_leave_no_active_hold(pool: PgPool) {
     });
     let cancelling = async {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        app.post("/v1/messages", &cancel, &app.service_token)
+        app.post("/v1/messages", &cancel, &app.catalog_token)
             .await
             .status()
     };

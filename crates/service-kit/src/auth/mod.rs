@@ -3,10 +3,14 @@
 //! user-service signs EdDSA (Ed25519) access tokens; every service verifies them against its JWKS
 //! ([`jwks::JwksCache`]), with the algorithm pinned and `exp`, `iss` and `aud` checked. Handlers
 //! take a [`Caller`] argument and ask it for the roles they need. Services call each other with a
-//! service token ([`service_token::ServiceTokenSource`]).
+//! service token ([`service_token::ServiceTokenSource`]), which carries the [`Scope`]s of the
+//! operations that service may perform.
 
 pub mod jwks;
+pub mod scope;
 pub mod service_token;
+
+pub use scope::Scope;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -88,6 +92,9 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// A service token's scopes, space-separated (RFC 8693); absent in user tokens.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
 }
 
 /// The authenticated caller of a request. Take it as a handler argument (401 without a valid
@@ -97,6 +104,8 @@ pub struct Caller {
     pub subject: String,
     pub email: Option<String>,
     pub role: Role,
+    /// What a service token was granted; always empty for users.
+    pub scopes: Vec<Scope>,
 }
 
 impl Caller {
@@ -116,6 +125,22 @@ impl Caller {
         self.role == Role::Admin
     }
 
+    /// Whether the caller is a service granted `scope`.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.is_service() && self.scopes.contains(&scope)
+    }
+
+    /// 403 unless the caller is a service granted `scope`.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), Problem> {
+        if self.has(scope) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden().with_detail(format!(
+                "This operation needs a service token with the `{scope}` scope."
+            )))
+        }
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), Problem> {
         if roles.contains(&self.role) {
@@ -125,19 +150,24 @@ impl Caller {
         }
     }
 
-    /// Whether the caller is the user `id`, an admin, or a service: the usual "may see this
-    /// user's things" rule.
-    pub fn may_act_for(&self, id: Uuid) -> bool {
-        self.is_service() || self.is_admin() || self.user_id() == Some(id)
+    /// Whether the caller is the user `id`, an admin, or a service granted `scope`: the usual
+    /// "may see this user's things" rule.
+    pub fn may_act_for(&self, id: Uuid, scope: Scope) -> bool {
+        self.is_admin() || self.user_id() == Some(id) || self.has(scope)
     }
 }
 
 impl From<Claims> for Caller {
     fn from(claims: Claims) -> Self {
+        let scopes = match claims.role {
+            Role::Service => Scope::parse_claim(&claims.scope),
+            _ => Vec::new(),
+        };
         Self {
             subject: claims.sub,
             email: claims.email,
             role: claims.role,
+            scopes,
         }
     }
 }
@@ -291,13 +321,38 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
 /// Who may call a route, as a type: the parameter of [`Authorized`].
 pub trait Roles: Send + Sync + 'static {
     const ALLOWED: &'static [Role];
+    /// The scope a service token needs besides its role (users are judged by their role).
+    const SCOPE: Option<Scope> = None;
 }
 
-/// Services only (the fleet calling itself).
-pub struct Services;
-impl Roles for Services {
-    const ALLOWED: &'static [Role] = &[Role::Service];
+/// Declares the marker of an operation only some services (and perhaps admins) may perform.
+macro_rules! operation {
+    ($(#[$doc:meta])* $name:ident: $($role:ident)|+ with $scope:ident) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Roles for $name {
+            const ALLOWED: &'static [Role] = &[$(Role::$role),+];
+            const SCOPE: Option<Scope> = Some(Scope::$scope);
+        }
+    };
 }
+
+operation!(
+    /// Pushing an event's seats to seating: catalog.
+    PushInventory: Service with SeatingInventory
+);
+operation!(
+    /// Selling a hold to an order and returning sold seats: order-service.
+    SellSeats: Service with SeatingSell
+);
+operation!(
+    /// Charging a card: order-service.
+    Charge: Service with PaymentsCharge
+);
+operation!(
+    /// Refunding a payment: order-service, and admins.
+    Refund: Service | Admin with PaymentsRefund
+);
 
 /// Organizers and admins.
 pub struct Organizers;
@@ -309,12 +364,6 @@ impl Roles for Organizers {
 pub struct Admins;
 impl Roles for Admins {
     const ALLOWED: &'static [Role] = &[Role::Admin];
-}
-
-/// Services and admins (refunds, say).
-pub struct ServicesAndAdmins;
-impl Roles for ServicesAndAdmins {
-    const ALLOWED: &'static [Role] = &[Role::Service, Role::Admin];
 }
 
 /// A caller whose role is one of `R`'s, checked by the extractor itself: put it before the body
@@ -339,6 +388,11 @@ impl<R: Roles, S: Send + Sync> FromRequestParts<S> for Authorized<R> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = <Caller as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         caller.require(R::ALLOWED)?;
+        if let Some(scope) = R::SCOPE
+            && caller.is_service()
+        {
+            caller.require_scope(scope)?;
+        }
         Ok(Self {
             caller,
             roles: std::marker::PhantomData,

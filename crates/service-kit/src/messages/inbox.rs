@@ -10,6 +10,7 @@ use super::Envelope;
 use crate::Problem;
 use crate::auth::{Caller, Role};
 use crate::extract::Json;
+use crate::fleet;
 
 /// Records `envelope` in the inbox; `false` when it was seen before. Call it in the transaction
 /// that handles the message, so that handling and recording commit together.
@@ -57,6 +58,16 @@ async fn receive<C: Consumer>(
     Json(envelope): Json<Envelope>,
 ) -> Result<StatusCode, Problem> {
     caller.require(&[Role::Service])?;
+    // Only from the service it says it comes from, and only of a type that service produces:
+    // one service's token cannot speak for another, nor invent a message.
+    let produces = fleet::Service::from_name(&caller.subject)
+        .is_some_and(|s| s.links().produces.contains(&envelope.message_type.as_str()));
+    if envelope.source != caller.subject || !produces {
+        return Err(Problem::forbidden().with_detail(format!(
+            "`{}` may not send `{}` messages as `{}`.",
+            caller.subject, envelope.message_type, envelope.source
+        )));
+    }
     let internal = |e: sqlx::Error| Problem::internal_from(&e);
     let mut tx = inbox.pool.begin().await.map_err(internal)?;
     if record(&mut tx, &envelope).await.map_err(internal)? {

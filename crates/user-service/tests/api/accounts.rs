@@ -1,5 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use service_kit::config::development_client_secret;
+use service_kit::fleet::Service;
 use sqlx::PgPool;
 
 use crate::helpers::{PASSWORD, TestApp, access, assert_problem};
@@ -198,23 +200,33 @@ async fn a_user_sees_only_themselves_and_another_id_is_404(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn admins_and_services_see_any_user(pool: PgPool) {
+async fn admins_and_order_service_see_any_user(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let bob = app.registered("bob@example.com").await;
     let path = format!("/v1/users/{}", bob["id"].as_str().unwrap());
     let admin = app.admin_token("root@example.com").await;
     assert_eq!(app.get(&path, Some(&admin)).await.status(), StatusCode::OK);
 
-    let service: Value = app
-        .service_token("order-service", "dev-secret-order-service")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let response = app
-        .get(&path, Some(service["accessToken"].as_str().unwrap()))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    // Only order-service calls user-service (for the buyer's name and e-mail): the other
+    // services' tokens see nobody, as any caller who may not see a user.
+    let clients = Service::ALL.into_iter().filter(|s| *s != Service::User);
+    for client in clients.map(Service::name) {
+        let service: Value = app
+            .service_token(client, &development_client_secret(client))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let response = app
+            .get(&path, Some(service["accessToken"].as_str().unwrap()))
+            .await;
+        let expected = if client == "order-service" {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(response.status(), expected, "{client}");
+    }
 }
 
 #[sqlx::test(migrations = false)]

@@ -151,7 +151,7 @@ pub async fn build(vars: &[(&str, &str)], pool: PgPool) -> axum::Router {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let env = Env::from_fn(move |k| map.get(k).cloned());
+    let env = Env::from_fn(move |k| map.get(k).cloned()).expect("APP_ENV is valid");
     service_kit::app::build::<Users>(env, pool)
         .await
         .expect("the app builds")

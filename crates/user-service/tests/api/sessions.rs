@@ -193,6 +193,19 @@ async fn a_configured_service_gets_a_service_token(pool: PgPool) {
     let claims = crate::tokens::claims_of(token["accessToken"].as_str().unwrap());
     assert_eq!(claims["role"], "service");
     assert_eq!(claims["sub"], "seating-service");
+    // seating calls no other service: its token carries no scope.
+    assert!(claims.get("scope").is_none(), "{claims}");
+    let order: Value = app
+        .service_token("order-service", "dev-secret-order-service")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = crate::tokens::claims_of(order["accessToken"].as_str().unwrap());
+    assert_eq!(
+        claims["scope"],
+        "users:read catalog:read seating:holds seating:sell payments:charge payments:refund payments:read"
+    );
 
     let wrong = app
         .service_token("seating-service", "dev-secret-order-service")
@@ -209,6 +222,10 @@ async fn service_clients_come_from_configuration(pool: PgPool) {
     let app = TestApp::spawn_with(pool, &[("SERVICE_CLIENTS", "reporting:s3cr3t-s3cr3t")]).await;
     let ok = app.service_token("reporting", "s3cr3t-s3cr3t").await;
     assert_eq!(ok.status(), StatusCode::OK);
+    // A client that is not one of the fleet's services may do nothing a scope guards.
+    let token: Value = ok.json().await.unwrap();
+    let claims = crate::tokens::claims_of(token["accessToken"].as_str().unwrap());
+    assert!(claims.get("scope").is_none(), "{claims}");
     let default_gone = app
         .service_token("seating-service", "dev-secret-seating-service")
         .await;

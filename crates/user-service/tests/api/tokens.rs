@@ -39,6 +39,7 @@ fn claims(sub: &str, exp_offset: i64) -> Claims {
         iat: now,
         exp: now + exp_offset,
         jti: "test".into(),
+        scope: String::new(),
     }
 }
 
