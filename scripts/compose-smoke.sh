@@ -31,7 +31,9 @@
 #             seating-service's container and shows what /ready of its callers (catalog-service,
 #             order-service) answers and that the journey fails; starts it again and shows the
 #             journey passing;
-#   metrics   Prometheus (monitoring/prometheus.yml) scrapes all six services: every target up;
+#   metrics   Prometheus (monitoring/prometheus.yml, rules/) scrapes all six services: every target
+#             up, the rules loaded; scripts/monitoring-check.sh against this fleet (no dead panel:
+#             every metric the dashboards and rules name is exported, after the journeys);
 #   down      `down --volumes` (also on failure or Ctrl-C), and the timings of each phase.
 #
 # Environment:
@@ -189,11 +191,13 @@ apt_install() {
     is_root || return 1
     command -v apt-get >/dev/null 2>&1 || return 1
     log "apt-get install $*"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+    # Another check may be installing its tools: wait for its lock rather than fail.
+    local apt=(apt-get -o DPkg::Lock::Timeout=600 -q)
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$@" \
         >"$WORK/apt.log" 2>&1; then
         # The package lists may be missing or stale: refresh them once.
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$WORK/apt.log" 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+        "${apt[@]}" update >>"$WORK/apt.log" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$@" \
             >>"$WORK/apt.log" 2>&1 || {
             tail -n 20 "$WORK/apt.log" >&2
             return 1
@@ -595,7 +599,26 @@ if [[ -n "$WITH_PROMETHEUS" ]]; then
         fi
         sleep 2
     done
+    rules="$(curl -s -m 5 "http://127.0.0.1:$PROMETHEUS_HOST_PORT/api/v1/rules" || true)"
+    groups="$(grep -oE '"file":"[^"]*"' <<<"$rules" | sort -u | wc -l)"
+    alerting="$(grep -oE '"type":"alerting"' <<<"$rules" | wc -l)"
+    recording="$(grep -oE '"type":"recording"' <<<"$rules" | wc -l)"
+    log "Prometheus loaded monitoring/rules: $groups files, $alerting alerts, $recording recording rules"
+    if [[ -f "$REPO/scripts/monitoring-check.sh" ]]; then
+        # The dashboards' and rules' "no dead panel" check, against this fleet after its journeys:
+        # every metric they name is exported by the service they select.
+        urls=()
+        for s in "${SERVICES[@]}"; do
+            urls+=("$(tr 'a-z-' 'A-Z_' <<<"$s")_URL=http://127.0.0.1:${HOST_PORT[$s]}")
+        done
+        log "scripts/monitoring-check.sh against this fleet (no dead panel)"
+        env "${urls[@]}" bash "$REPO/scripts/monitoring-check.sh" >"$WORK/monitoring.log" 2>&1 || {
+            cat "$WORK/monitoring.log" >&2
+            die "scripts/monitoring-check.sh failed against the Compose fleet"
+        }
+        grep -v '^\s*$' "$WORK/monitoring.log" | tail -n 3 | sed 's/^/    /' >&2
+    fi
 fi
 
 end_phase
-log "docker-compose.yml works: $((${#SERVICES[@]})) services ready, the journey passed, outages recovered"
+log "docker-compose.yml works: ${#SERVICES[@]} services ready, the journey passed, outages recovered"
