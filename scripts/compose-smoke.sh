@@ -442,6 +442,8 @@ for b in "${SERVICES[@]}"; do
     fi
 done
 build "$FLEET_IMAGE" "$REPO/docker/runtime-local.Dockerfile" "$context"
+# The fleet image of an earlier run with other binaries, now untagged, is of no further use.
+docker image prune --force --filter "label=org.opencontainers.image.title=ticketing" >/dev/null
 log "$FLEET_IMAGE: $(docker image inspect -f '{{.Size}}' "$FLEET_IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 # Inside the image, with its own loader: every library found, the uid the contract agreed.
 check="$(docker run --rm --entrypoint /bin/sh "$FLEET_IMAGE" -c \
