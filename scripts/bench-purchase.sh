@@ -17,6 +17,8 @@
 # (500) seats, every 10th card declined; exactly the seats sold, each once, no 5xx.
 # GATEWAY_LATENCIES ("0 50") picks the gateway latencies; ONSALE_BUYERS=0 skips the on-sale.
 set -euo pipefail
+# The load generator registers its buyers from one address: no registration throttle here.
+export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0
 
 SCRIPT_NAME="scripts/bench-purchase.sh"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -37,6 +37,16 @@ enum Scenario {
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
     },
+    /// user-service under a registration flood: C clients registering while one logs in.
+    Flood {
+        #[arg(long, default_value = "http://localhost:8080")]
+        base_url: String,
+        /// Concurrent registering clients.
+        #[arg(long, short, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+    },
     /// seating-service over HTTP: C buyers holding k random seats. Its raw-SQL baseline and the
     /// invariant check: `cargo run --release -p seating-service --example raw_holds`.
     Seating {
@@ -164,6 +174,11 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             duration,
         } => users::run(&base_url, concurrency, Duration::from_secs(duration)).await,
+        Scenario::Flood {
+            base_url,
+            concurrency,
+            duration,
+        } => users::flood(&base_url, concurrency, Duration::from_secs(duration)).await,
         Scenario::Seating {
             seating_url,
             user_url,

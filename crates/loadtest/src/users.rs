@@ -137,3 +137,56 @@ async fn get(target: &Target, path: &'static str, token: Option<Arc<str>>) -> St
     )
     .await
 }
+
+/// A registration flood (`flooders` clients registering new accounts as fast as they are
+/// answered) with, beside it, one client logging in as an existing account again and again: how
+/// long a login takes while anonymous clients try to exhaust the password hashers. The
+/// registration throttle per address must be off for the flood to reach the hashers at all
+/// (every client here is one address); the hashing queue's bound is what is measured.
+pub async fn flood(base_url: &str, flooders: usize, duration: Duration) -> anyhow::Result<()> {
+    let target = Target {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(flooders + 1)
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        base: Arc::from(base_url.trim_end_matches('/')),
+        concurrency: flooders,
+        duration,
+    };
+    let email = format!("flood-victim-{}@example.com", uuid::Uuid::now_v7().simple());
+    target
+        .http
+        .post(format!("{}/v1/users", target.base))
+        .json(&json!({"name": "Victim", "email": email, "password": PASSWORD}))
+        .send()
+        .await?
+        .error_for_status()?;
+    println!(
+        "registration flood: {flooders} clients registering for {}s, and one client logging in beside them",
+        duration.as_secs()
+    );
+    let flooding = register(&target);
+    let logins = {
+        let target = target.clone();
+        let body = json!({"email": email, "password": PASSWORD});
+        drive(
+            "POST /v1/auth/login during the flood",
+            1,
+            duration,
+            move |_, _| {
+                let (target, body) = (target.clone(), body.clone());
+                async move {
+                    let sent = target
+                        .http
+                        .post(format!("{}/v1/auth/login", target.base))
+                        .json(&body)
+                        .send();
+                    label(sent.await, StatusCode::OK)
+                }
+            },
+        )
+    };
+    let (_, logins) = tokio::join!(flooding, logins);
+    logins.print();
+    Ok(())
+}

@@ -287,6 +287,7 @@ pub async fn assemble<S: Service>(
             verifier,
             request_timeout: common.request_timeout,
             tasks: health,
+            trusted_proxies: common.trusted_proxies.clone(),
         },
     );
     Ok(Built {

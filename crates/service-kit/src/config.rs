@@ -193,6 +193,8 @@ pub struct CommonConfig {
     pub db_max_connections: u32,
     /// Requests running longer are abandoned with 503 (`REQUEST_TIMEOUT_SECONDS`, 30).
     pub request_timeout: std::time::Duration,
+    /// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`; none by default).
+    pub trusted_proxies: crate::extract::TrustedProxies,
 }
 
 impl CommonConfig {
@@ -212,6 +214,8 @@ impl CommonConfig {
         let db_max_connections = env.parse_or("DB_MAX_CONNECTIONS", 10)?;
         let request_timeout =
             std::time::Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?);
+        let trusted_proxies =
+            env.parse_or("TRUSTED_PROXIES", crate::extract::TrustedProxies::default())?;
         Ok(Self {
             service_name,
             port,
@@ -219,6 +223,7 @@ impl CommonConfig {
             log_format,
             db_max_connections,
             request_timeout,
+            trusted_proxies,
         })
     }
 }

@@ -7,6 +7,9 @@
 //! They also refuse the NUL character (`\u0000` in JSON, `%00` in a path or query): Postgres
 //! cannot store it in text, so it would otherwise surface as a 500 deep in a query.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -189,12 +192,132 @@ fn query_problem(rejection: &QueryRejection) -> Problem {
 }
 
 /// The client's address as the socket saw it (the app is served with connect info).
-/// Behind a proxy this is the proxy; see the README's note on throttling.
+/// Behind a proxy this is the proxy: throttles use [`ClientAddress`].
 pub use axum::extract::ConnectInfo;
+
+/// The proxies (load balancers, ingress controllers) whose `X-Forwarded-For` is believed:
+/// `TRUSTED_PROXIES`, addresses or networks separated by commas (`10.0.0.0/8,192.168.1.7`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    fn trusts(&self, address: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&address))
+    }
+
+    /// The client behind `peer`: `peer` itself unless it is a trusted proxy; then, walking
+    /// `X-Forwarded-For` from the right (each proxy appends the address it saw), the first
+    /// address that is not a trusted proxy. The left part of the header is written by the
+    /// client and never believed.
+    pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        let mut client = peer;
+        let hops = forwarded_for
+            .iter()
+            .rev()
+            .flat_map(|value| value.rsplit(','))
+            .map(str::trim);
+        for hop in hops {
+            if !self.trusts(client) {
+                break;
+            }
+            match hop.parse::<IpAddr>() {
+                Ok(address) => client = address,
+                // A hop we cannot read ends the walk at the last proxy.
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                part.parse::<ipnet::IpNet>()
+                    .or_else(|_| part.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("`{part}` is neither an address nor a network"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// The address of the client that made the request: the socket's peer, or, when the peer is one
+/// of `TRUSTED_PROXIES`, the client it forwarded for. What the throttles count by.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied()
+        else {
+            tracing::error!("no ConnectInfo: the app was not served with connect info");
+            return Err(Problem::internal());
+        };
+        let trusted = parts
+            .extensions
+            .get::<Arc<TrustedProxies>>()
+            .cloned()
+            .unwrap_or_default();
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(Self(trusted.client(peer.ip(), &forwarded)))
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_is_believed_about_the_client() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let none = TrustedProxies::default();
+        // Without trusted proxies the header is the client's own words: ignored.
+        assert_eq!(
+            none.client(ip("203.0.113.9"), &["1.2.3.4"]),
+            ip("203.0.113.9")
+        );
+
+        let ingress: TrustedProxies = "10.0.0.0/8, 192.168.1.7".parse().unwrap();
+        assert_eq!(
+            ingress.client(ip("10.1.2.3"), &["198.51.100.4"]),
+            ip("198.51.100.4")
+        );
+        // A client cannot pose as another by writing the header itself: the proxy appends
+        // what it saw, and only that is read.
+        assert_eq!(
+            ingress.client(ip("10.1.2.3"), &["6.6.6.6, 198.51.100.4"]),
+            ip("198.51.100.4")
+        );
+        // Through two trusted proxies.
+        assert_eq!(
+            ingress.client(ip("192.168.1.7"), &["198.51.100.4", "10.9.9.9"]),
+            ip("198.51.100.4")
+        );
+        // An untrusted peer is the client, whatever it forwards.
+        assert_eq!(
+            ingress.client(ip("203.0.113.9"), &["1.2.3.4"]),
+            ip("203.0.113.9")
+        );
+        // Garbage stops the walk at the last proxy.
+        assert_eq!(
+            ingress.client(ip("10.1.2.3"), &["nonsense"]),
+            ip("10.1.2.3")
+        );
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+    }
 
     #[test]
     fn nul_escapes_and_encodings_are_found() {

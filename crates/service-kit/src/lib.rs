@@ -25,6 +25,7 @@ pub mod money;
 pub mod openapi;
 pub mod paging;
 pub mod problem;
+pub mod rate_limit;
 pub mod server;
 pub mod signing;
 pub mod tasks;

@@ -45,6 +45,8 @@ pub struct Standard {
     pub request_timeout: Duration,
     /// Background tasks that are down make `/ready` answer 503.
     pub tasks: TaskHealth,
+    /// Whose `X-Forwarded-For` names the client ([`crate::extract::ClientAddress`]).
+    pub trusted_proxies: crate::extract::TrustedProxies,
 }
 
 /// Adds the probes, `/metrics`, the problem-shaped fallback and the standard layers to a
@@ -60,6 +62,7 @@ pub fn build(routes: Router, standard: Standard) -> Router {
         .route_layer(middleware::from_fn(tag_route))
         .fallback(route_not_found)
         .layer(axum::Extension(standard.verifier))
+        .layer(axum::Extension(Arc::new(standard.trusted_proxies)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(

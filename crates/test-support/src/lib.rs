@@ -128,8 +128,9 @@ impl UserService {
         service_kit::db::migrate(&users_pool, &user_service::db::MIGRATIONS)
             .await
             .unwrap();
+        // The tests register many accounts from one address.
         let app = service_kit::app::build::<user_service::Users>(
-            env::<String, String>([]),
+            env([("REGISTRATIONS_PER_ADDRESS_PER_MINUTE", "0")]),
             users_pool.clone(),
         )
         .await

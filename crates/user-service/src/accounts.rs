@@ -7,18 +7,37 @@ use service_kit::auth::{Caller, Role, Scope};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::api::{NewAccount, ProfileChanges, RoleRequest};
+use std::net::IpAddr;
+
+use crate::api::{ProfileChanges, RegisterRequest, RoleRequest};
 use crate::config::AdminBootstrap;
+use crate::db::refresh_tokens;
 use crate::db::users::{self, NewUser, UserRow};
 use crate::domain::{Email, Password, Phone, UserName};
 use crate::error::{ApiError, ApiResult, UserError};
-use crate::passwords;
+use crate::passwords::{self, Purpose};
 use crate::state::AppState;
 
-/// Creates a customer account; 409 when the e-mail is taken in any letter case.
+/// Creates a customer account; 409 when the e-mail is taken in any letter case. Throttled per
+/// client address, and checked for a taken e-mail before any password is hashed: hashing is
+/// the expensive part, and an anonymous caller must not be able to make us do it at will.
 #[tracing::instrument(skip_all)]
-pub async fn register(state: &AppState, account: NewAccount) -> ApiResult<UserRow> {
-    let password_hash = passwords::hash(account.password).await?;
+pub async fn register(
+    state: &AppState,
+    address: IpAddr,
+    request: RegisterRequest,
+) -> ApiResult<UserRow> {
+    if let Some(limit) = &state.registrations {
+        limit.check(&address)?;
+    }
+    let account = request.validate()?;
+    if users::find_by_email_key(&state.pool, &account.email.key())
+        .await?
+        .is_some()
+    {
+        return Err(UserError::EmailTaken.into());
+    }
+    let password_hash = passwords::hash(Purpose::Registration, account.password).await?;
     let row = users::insert(
         &state.pool,
         &NewUser {
@@ -85,10 +104,17 @@ pub async fn set_role(
     // Belt and braces: the route's extractor has already refused non-admins, before the body.
     caller.require(&[Role::Admin])?;
     let role = request.validate()?;
-    let row = users::set_role(&state.pool, id, role)
+    let mut tx = state.pool.begin().await?;
+    let (row, previous) = users::set_role(&mut tx, id, role)
         .await?
         .ok_or(UserError::UserNotFound)?;
-    tracing::info!(user_id = %id, %role, by = %caller.subject, "role changed");
+    if previous != role {
+        // A session opened under the old role must not keep minting tokens of it (nor, after a
+        // demotion, of the higher one): the user logs in again.
+        let revoked = refresh_tokens::revoke_all_of(&mut *tx, id).await?;
+        tracing::info!(user_id = %id, %role, %previous, revoked, by = %caller.subject, "role changed; sessions ended");
+    }
+    tx.commit().await?;
     Ok(row)
 }
 
@@ -100,16 +126,47 @@ fn own_id(caller: &Caller) -> ApiResult<Uuid> {
     })
 }
 
-/// Creates the configured admin, or gives the existing account of that e-mail the admin role
-/// and the configured password. Refuses to start on an invalid e-mail or password.
+/// Creates the configured admin, or brings the existing admin account of that e-mail to the
+/// configured password. Refuses to start on an invalid e-mail or password, and when the e-mail
+/// belongs to an account that is not an admin: whoever registered that address first (before
+/// the operator set `ADMIN_EMAIL`, say) must not become admin by a restart. The operator who
+/// does mean to promote it says so with `ADMIN_PROMOTE_EXISTING=true`. A changed password or
+/// role ends the account's sessions (its refresh tokens).
 pub async fn bootstrap_admin(pool: &PgPool, admin: &AdminBootstrap) -> anyhow::Result<()> {
     let email = Email::parse(&admin.email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL {e}"))?;
     let password = Password::parse(admin.password.expose_secret().to_owned())
         .map_err(|e| anyhow::anyhow!("ADMIN_PASSWORD {e}"))?;
-    let hash = passwords::hash(password).await?;
-    let row = users::upsert_admin(pool, &email, &hash)
+    let existing = users::find_by_email_key(pool, &email.key()).await?;
+    if let Some(user) = &existing {
+        if user.role != Role::Admin && !admin.promote_existing {
+            anyhow::bail!(
+                "ADMIN_EMAIL names an existing {} account ({}), which is not promoted to admin at \
+                 start-up; set ADMIN_PROMOTE_EXISTING=true if that account is yours, or choose \
+                 another ADMIN_EMAIL",
+                user.role,
+                user.id
+            );
+        }
+        let same_password = passwords::verify(
+            admin.password.expose_secret().to_owned(),
+            Some(user.password_hash.clone()),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if user.role == Role::Admin && same_password {
+            tracing::info!(user_id = %user.id, "admin account ready");
+            return Ok(());
+        }
+    }
+    let hash = passwords::hash(Purpose::Setup, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tx = pool.begin().await?;
+    let row = users::upsert_admin(&mut *tx, &email, &hash)
         .await
         .context("creating the admin account")?;
-    tracing::info!(user_id = %row.id, "admin account ready");
+    let revoked = refresh_tokens::revoke_all_of(&mut *tx, row.id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %row.id, revoked, promoted = existing.is_some_and(|u| u.role != Role::Admin), "admin account ready");
     Ok(())
 }

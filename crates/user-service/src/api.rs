@@ -36,7 +36,7 @@ impl From<UserRow> for UserView {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     #[schema(example = "Ada Lovelace")]
@@ -48,6 +48,18 @@ pub struct RegisterRequest {
     pub password: String,
     #[schema(example = "+44 20 7946 0958")]
     pub phone: Option<String>,
+}
+
+/// Never shows the password (a request logged at debug level must not carry it).
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("phone", &self.phone)
+            .finish()
+    }
 }
 
 /// A registration that passed validation.
@@ -142,13 +154,23 @@ impl RoleRequest {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     #[schema(example = "ada@example.com")]
     pub email: String,
     #[schema(example = "correct horse battery")]
     pub password: String,
+}
+
+/// Never shows the password.
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -189,6 +211,24 @@ pub struct ServiceToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_with_a_password_never_show_it_in_debug_output() {
+        let login = LoginRequest {
+            email: "ada@example.com".into(),
+            password: "correct horse battery".into(),
+        };
+        let register = RegisterRequest {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            password: "correct horse battery".into(),
+            phone: None,
+        };
+        for shown in [format!("{login:?}"), format!("{register:?}")] {
+            assert!(!shown.contains("horse"), "{shown}");
+            assert!(shown.contains("ada@example.com"), "{shown}");
+        }
+    }
 
     #[test]
     fn registration_reports_every_invalid_field() {

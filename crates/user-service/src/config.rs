@@ -26,6 +26,10 @@ pub struct Config {
     pub service_clients: Vec<ServiceClient>,
     pub admin: Option<AdminBootstrap>,
     pub throttle: Throttle,
+    /// Registrations per client address: `REGISTRATIONS_PER_ADDRESS_PER_MINUTE` (20; 0 turns
+    /// the limit off) with bursts of `REGISTRATIONS_PER_ADDRESS_BURST` (10).
+    pub registrations_per_minute: u32,
+    pub registrations_burst: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +51,8 @@ impl ServiceClient {
 pub struct AdminBootstrap {
     pub email: String,
     pub password: SecretString,
+    /// `ADMIN_PROMOTE_EXISTING`: an existing non-admin account of that e-mail may be promoted.
+    pub promote_existing: bool,
 }
 
 /// Login throttling: this many failures within `window` block further attempts.
@@ -79,6 +85,7 @@ impl FromEnv for Config {
             (Some(email), Some(password)) => Some(AdminBootstrap {
                 email,
                 password: SecretString::from(password),
+                promote_existing: env.parse_or("ADMIN_PROMOTE_EXISTING", false)?,
             }),
             (None, None) => None,
             _ => {
@@ -99,6 +106,8 @@ impl FromEnv for Config {
             service_clients,
             admin,
             throttle,
+            registrations_per_minute: env.parse_or("REGISTRATIONS_PER_ADDRESS_PER_MINUTE", 20)?,
+            registrations_burst: env.parse_or("REGISTRATIONS_PER_ADDRESS_BURST", 10)?,
         })
     }
 }

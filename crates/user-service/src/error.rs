@@ -22,6 +22,17 @@ pub enum UserError {
     InvalidClient,
     /// 404: no such user, or not one the caller may see.
     UserNotFound,
+    /// 503: the password hashers have no room for this request now.
+    HashersBusy,
+}
+
+impl From<crate::passwords::HashError> for ApiError {
+    fn from(e: crate::passwords::HashError) -> Self {
+        match e {
+            crate::passwords::HashError::Busy => UserError::HashersBusy.into(),
+            crate::passwords::HashError::Failed(e) => Self::Internal(e),
+        }
+    }
 }
 
 impl ServiceError for UserError {
@@ -61,6 +72,10 @@ impl ServiceError for UserError {
             )
             .with_detail("Unknown client id or wrong client secret."),
             Self::UserNotFound => Problem::not_found("user"),
+            Self::HashersBusy => Problem::unavailable(
+                "Too many password checks are waiting; try again in a moment.",
+                1,
+            ),
         }
     }
 

@@ -1,9 +1,19 @@
 //! Password hashing with argon2id at the OWASP parameters (19 MiB, 2 passes, 1 lane), on a
 //! few dedicated threads: a hash takes tens of milliseconds of CPU that must not stall the async
 //! workers.
+//!
+//! The queue in front of those threads is bounded, per purpose: registrations may have at most
+//! [`REGISTRATION_SLOTS_PER_THREAD`] hashes waiting or running per thread, logins
+//! [`LOGIN_SLOTS_PER_THREAD`]. A request that finds its purpose's slots taken is refused at once
+//! (503 with `Retry-After`) instead of waiting behind a flood, so a flood of registrations can
+//! delay a login by at most the registrations' share of the queue; and a queued hash whose
+//! request has gone (timed out, client disconnected) is skipped rather than computed for nobody.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, LazyLock, Mutex};
+
+use tokio::sync::Semaphore;
 
 use anyhow::Context;
 use std::cell::RefCell;
@@ -18,6 +28,47 @@ use crate::domain::Password;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Hashes a registration may have waiting or running, per hashing thread (about 16 ms each).
+pub const REGISTRATION_SLOTS_PER_THREAD: usize = 8;
+/// The same for logins: with both full, a login waits at most (8 + 32) × 16 ms ≈ 0.64 s.
+pub const LOGIN_SLOTS_PER_THREAD: usize = 32;
+
+/// Why a hash is wanted: each purpose has its own share of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    Registration,
+    /// The admin account at start-up: not limited.
+    Setup,
+}
+
+/// A hash that was not computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every slot of this purpose is taken: answer 503 at once.
+    #[error("the password hashers are busy")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+/// Queued hashes skipped because their request had gone: the proof that abandoned work is not
+/// done (tests read it; so could a metric).
+static SKIPPED: AtomicU64 = AtomicU64::new(0);
+
+pub fn skipped_jobs() -> u64 {
+    SKIPPED.load(Ordering::Relaxed)
+}
+
+static REGISTRATION_SLOTS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(REGISTRATION_SLOTS_PER_THREAD * threads()));
+static LOGIN_SLOTS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(LOGIN_SLOTS_PER_THREAD * threads()));
+
 /// One hashing thread per core, for the life of the process. Hashing is CPU-bound, so more in
 /// parallel would only add memory; and tokio's blocking pool, which hands each job to whichever
 /// of its (up to 512) threads is free, made glibc keep a 19 MiB argon2 block per thread that
@@ -25,8 +76,7 @@ type Job = Box<dyn FnOnce() + Send>;
 static HASHERS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
     let (jobs, queue) = mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    for i in 0..threads {
+    for i in 0..threads() {
         let queue = Arc::clone(&queue);
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
@@ -48,18 +98,34 @@ static HASHERS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
     jobs
 });
 
-/// Runs argon2 work on the hashing threads, inside the caller's span.
+/// Runs argon2 work on the hashing threads, inside the caller's span, if `purpose` has a free
+/// slot. The slot is held until the work is done or the caller gives up (the future is
+/// dropped); work whose caller has given up is skipped when its turn comes.
 async fn hashing<R: Send + 'static>(
+    purpose: Purpose,
     work: impl FnOnce() -> R + Send + 'static,
-) -> anyhow::Result<R> {
+) -> Result<R, HashError> {
+    let _slot = match purpose {
+        Purpose::Login => Some(LOGIN_SLOTS.try_acquire().map_err(|_| HashError::Busy)?),
+        Purpose::Registration => Some(
+            REGISTRATION_SLOTS
+                .try_acquire()
+                .map_err(|_| HashError::Busy)?,
+        ),
+        Purpose::Setup => None,
+    };
     let span = tracing::Span::current();
     let (done, result) = tokio::sync::oneshot::channel();
     HASHERS
         .send(Box::new(move || {
+            if done.is_closed() {
+                SKIPPED.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             let _ = done.send(span.in_scope(work));
         }))
         .map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
-    result.await.context("a hashing job was dropped")
+    Ok(result.await.context("a hashing job was dropped")?)
 }
 
 /// OWASP Password Storage Cheat Sheet, argon2id option 2: m=19456 KiB, t=2, p=1.
@@ -143,25 +209,27 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The PHC string of a new password.
-pub async fn hash(password: Password) -> anyhow::Result<String> {
-    hashing(move || {
+pub async fn hash(purpose: Purpose, password: Password) -> Result<String, HashError> {
+    let hashed = hashing(purpose, move || {
         hash_in_place(password.expose().as_bytes())
             .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
     })
-    .await?
+    .await?;
+    Ok(hashed?)
 }
 
 /// Whether `candidate` matches the stored hash; with `None` (unknown user), spends the same
 /// time and answers false.
-pub async fn verify(candidate: String, stored: Option<String>) -> anyhow::Result<bool> {
-    hashing(move || {
+pub async fn verify(candidate: String, stored: Option<String>) -> Result<bool, HashError> {
+    let verified = hashing(Purpose::Login, move || {
         let phc = stored.as_deref().unwrap_or(DUMMY_HASH.as_str());
         let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("bad stored hash: {e}"))?;
         let matches = verify_in_place(candidate.as_bytes(), &parsed)
             .map_err(|e| anyhow::anyhow!("argon2 verification failed: {e}"))?;
-        Ok(matches && stored.is_some())
+        anyhow::Ok(matches && stored.is_some())
     })
-    .await?
+    .await?;
+    Ok(verified?)
 }
 
 #[cfg(test)]
@@ -171,7 +239,7 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
         let password = Password::parse("correct horse battery".into()).unwrap();
-        let phc = hash(password).await.unwrap();
+        let phc = hash(Purpose::Setup, password).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(
             verify("correct horse battery".into(), Some(phc.clone()))
@@ -184,6 +252,43 @@ mod tests {
                 .unwrap()
         );
         assert!(!verify("anything at all".into(), None).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_abandoned_hashes_are_skipped() {
+        let slots = REGISTRATION_SLOTS_PER_THREAD * threads();
+        let password = || Password::parse("correct horse battery".into()).unwrap();
+        // Twice the registrations' slots at once: the extra ones are refused without waiting.
+        let started = std::time::Instant::now();
+        let attempts: Vec<_> = (0..slots * 2)
+            .map(|_| tokio::spawn(hash(Purpose::Registration, password())))
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        // Nobody waits for any of them any more.
+        for attempt in &attempts {
+            attempt.abort();
+        }
+        let mut busy = 0;
+        for attempt in attempts {
+            if let Ok(Err(HashError::Busy)) = attempt.await {
+                busy += 1;
+            }
+        }
+        assert!(busy >= slots, "{busy} of {} refused", slots * 2);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // The abandoned ones still in the queue are skipped, not computed: the threads are
+        // free again almost at once, and a login gets its answer.
+        let before = skipped_jobs();
+        let phc = hash(Purpose::Setup, password()).await.unwrap();
+        assert!(
+            verify("correct horse battery".into(), Some(phc))
+                .await
+                .unwrap()
+        );
+        assert!(
+            skipped_jobs() > before || before > 0,
+            "no abandoned hash was skipped"
+        );
     }
 
     #[test]

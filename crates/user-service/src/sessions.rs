@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::users::UserRow;
 use crate::db::{login_failures, refresh_tokens, users};
-use crate::domain::{Password, email_key};
+use crate::domain::{Email, Password, email_key};
 use crate::error::{ApiResult, UserError};
 use crate::passwords;
 use crate::state::AppState;
@@ -34,7 +34,9 @@ pub async fn login(
     password: String,
     address: IpAddr,
 ) -> ApiResult<Session> {
-    let email = email_key(email);
+    // The throttle's key: no address is longer than 254 characters, so a longer one is cut
+    // there rather than stored at any length the caller likes.
+    let email = email_key(&email.chars().take(Email::MAX_CHARS + 1).collect::<String>());
     let address = address.to_string();
     // The attempt is written down before it is counted: of any number of concurrent attempts,
     // only those among the first `limit` written can pass, so a burst cannot outrun the limit.
@@ -46,8 +48,9 @@ pub async fn login(
     }
 
     let user = users::find_by_email_key(&state.pool, &email).await?;
-    // No password that long was ever accepted; refuse it without spending a hash on it.
-    let plausible = password.chars().count() <= Password::MAX_CHARS;
+    // No password (or e-mail) that long was ever accepted; refuse it without spending a hash.
+    let plausible =
+        password.chars().count() <= Password::MAX_CHARS && email.len() <= Email::MAX_CHARS;
     let matches = plausible
         && passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| matches) else {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use service_kit::app::{Assembly, Identity, Kit, Service};
 use service_kit::auth::TokenVerifier;
 use service_kit::fleet;
+use service_kit::rate_limit::RateLimit;
 use service_kit::tasks::Task;
 
 use crate::Users;
@@ -41,6 +42,12 @@ impl Service for Users {
             key,
             clients: config.service_clients.clone().into(),
             throttle: config.throttle,
+            registrations: RateLimit::new(
+                "registrations from this address",
+                config.registrations_per_minute,
+                config.registrations_burst,
+            )
+            .map(Arc::new),
             metrics: UserMetrics::register(&kit.metrics),
         };
         let (pool, window) = (kit.pool.clone(), config.throttle.window);

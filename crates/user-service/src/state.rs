@@ -1,9 +1,11 @@
 //! What every handler can reach.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use prometheus::{IntCounter, IntCounterVec};
 use service_kit::metrics::Metrics;
+use service_kit::rate_limit::RateLimit;
 use sqlx::PgPool;
 
 use crate::config::{ServiceClient, Throttle};
@@ -15,6 +17,8 @@ pub struct AppState {
     pub key: Arc<SigningKey>,
     pub clients: Arc<[ServiceClient]>,
     pub throttle: Throttle,
+    /// Registrations per client address (none: unlimited).
+    pub registrations: Option<Arc<RateLimit<IpAddr>>>,
     pub metrics: UserMetrics,
 }
 

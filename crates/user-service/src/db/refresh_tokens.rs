@@ -67,6 +67,17 @@ pub async fn family_of(
     .await
 }
 
+/// Ends every session of a user (a role or password change).
+pub async fn revoke_all_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn revoke_family(db: impl PgExecutor<'_>, family_id: Uuid) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",

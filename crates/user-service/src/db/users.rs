@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use service_kit::auth::Role;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::Email;
@@ -47,7 +47,7 @@ pub async fn insert(db: impl PgExecutor<'_>, user: &NewUser<'_>) -> sqlx::Result
 /// Creates the admin account, or makes the existing account of that e-mail an admin with that
 /// password.
 pub async fn upsert_admin(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     email: &Email,
     password_hash: &str,
 ) -> sqlx::Result<UserRow> {
@@ -62,7 +62,7 @@ pub async fn upsert_admin(
     .bind(email.as_str())
     .bind(email.key())
     .bind(password_hash)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
@@ -106,16 +106,26 @@ pub async fn update_profile(
     .await
 }
 
+/// Sets the role; the user after the change, and the role before it.
 pub async fn set_role(
-    db: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     id: Uuid,
     role: Role,
-) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!(
+) -> sqlx::Result<Option<(UserRow, Role)>> {
+    let previous: Option<Role> =
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(previous) = previous else {
+        return Ok(None);
+    };
+    let row = sqlx::query_as(&format!(
         "UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(role)
-    .fetch_optional(db)
-    .await
+    .fetch_one(conn)
+    .await?;
+    Ok(Some((row, previous)))
 }

@@ -6,11 +6,14 @@ use std::fmt;
 pub struct Email(String);
 
 impl Email {
+    /// RFC 5321 limits a path to 254 characters (octets; an address longer in characters is
+    /// longer in octets too).
+    pub const MAX_CHARS: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        // RFC 5321 limits a path to 254 characters.
-        if raw.len() > 254 {
-            return Err("must be at most 254 characters".into());
+        if raw.len() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
         }
         let valid = email_address::EmailAddress::is_valid(raw)
             // Addresses without a dotted domain are valid RFC 5322 but undeliverable here.

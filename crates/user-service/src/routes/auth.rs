@@ -1,10 +1,8 @@
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::auth::Caller;
-use service_kit::extract::Json;
+use service_kit::extract::{ClientAddress, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,13 +35,14 @@ impl From<Session> for TokenPair {
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair),
         (status = 401, description = "Unknown e-mail or wrong password (one answer for both)", body = Problem),
-        (status = 429, description = "Too many failures for this e-mail or address; see Retry-After", body = Problem)))]
+        (status = 429, description = "Too many failures for this e-mail or address; see Retry-After", body = Problem),
+        (status = 503, description = "The password hashers are busy; see Retry-After", body = Problem)))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Json<TokenPair>> {
-    let session = sessions::login(&state, &request.email, request.password, peer.ip()).await?;
+    let session = sessions::login(&state, &request.email, request.password, address).await?;
     Ok(Json(session.into()))
 }
 

@@ -2,7 +2,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::auth::{Admins, Authorized, Caller};
-use service_kit::extract::{Json, Path};
+use service_kit::extract::{ClientAddress, Json, Path};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -27,13 +27,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "Malformed JSON", body = Problem),
         (status = 409, description = "E-mail taken (in any letter case)", body = Problem),
         (status = 422, description = "Invalid name, e-mail, password or phone", body = Problem),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = Problem),
+        (status = 503, description = "The password hashers are busy; see Retry-After", body = Problem),
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Json(request): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let account = request.validate()?;
-    let user = accounts::register(&state, account).await?;
+    let user = accounts::register(&state, address, request).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

@@ -4,7 +4,7 @@ use service_kit::config::development_client_secret;
 use service_kit::fleet::Service;
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, TestApp, access, assert_problem};
+use crate::helpers::{PASSWORD, TestApp, access, assert_problem, test_env};
 
 #[sqlx::test(migrations = false)]
 async fn register_creates_a_customer_and_never_returns_the_password(pool: PgPool) {
@@ -249,9 +249,19 @@ async fn only_an_admin_changes_roles(pool: PgPool) {
     let user: Value = response.json().await.unwrap();
     assert_eq!(user["role"], "organizer");
 
-    // The new role is in the next token.
+    // The session opened under the old role is over: its refresh token mints nothing more.
+    let stale = app.refresh(carol["refreshToken"].as_str().unwrap()).await;
+    assert_problem(stale, StatusCode::UNAUTHORIZED).await;
+    // The new role is in the next login's token.
     let pair = app.logged_in("carol@example.com", PASSWORD).await;
     assert_eq!(pair["user"]["role"], "organizer");
+    // Setting the role it already has ends no session.
+    let same = app
+        .patch(&path, &json!({"role": "organizer"}), &admin)
+        .await;
+    assert_eq!(same.status(), StatusCode::OK);
+    let still = app.refresh(pair["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(still.status(), StatusCode::OK);
 
     let response = app.patch(&path, &json!({"role": "service"}), &admin).await;
     let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -281,17 +291,41 @@ async fn the_configured_admin_is_created_at_start_up(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_configured_admin_promotes_an_existing_account(pool: PgPool) {
+async fn an_existing_account_of_the_admin_email_is_not_promoted_by_a_restart(pool: PgPool) {
+    // Someone registered the address before the operator configured it.
     let app = TestApp::spawn(pool.clone()).await;
-    app.registered("boss@example.com").await;
-    let app = TestApp::spawn_with(
-        pool,
-        &[
-            ("ADMIN_EMAIL", "BOSS@example.com"),
-            ("ADMIN_PASSWORD", "very secret admin"),
-        ],
-    )
-    .await;
+    let stranger = app.signed_up("boss@example.com").await;
+    let admin_vars = [
+        ("ADMIN_EMAIL", "BOSS@example.com"),
+        ("ADMIN_PASSWORD", "very secret admin"),
+    ];
+    service_kit::db::migrate(&pool, &user_service::db::MIGRATIONS)
+        .await
+        .unwrap();
+    let refused =
+        service_kit::app::build::<user_service::Users>(test_env(&admin_vars), pool.clone())
+            .await
+            .err()
+            .expect("the start-up is refused");
+    let message = format!("{refused:#}");
+    assert!(message.contains("ADMIN_PROMOTE_EXISTING"), "{message}");
+    // Nothing changed: still a customer, with its own password and session.
+    let pair = app.logged_in("boss@example.com", PASSWORD).await;
+    assert_eq!(pair["user"]["role"], "customer");
+    let refreshed = app
+        .refresh(stranger["refreshToken"].as_str().unwrap())
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let stranger: Value = refreshed.json().await.unwrap();
+
+    // The operator who means it says so: promoted, the password replaced, and every session
+    // opened before (which could otherwise mint admin tokens) ended.
+    let promote = [
+        admin_vars[0],
+        admin_vars[1],
+        ("ADMIN_PROMOTE_EXISTING", "true"),
+    ];
+    let app = TestApp::spawn_with(pool, &promote).await;
     let pair = app.logged_in("boss@example.com", "very secret admin").await;
     assert_eq!(pair["user"]["role"], "admin");
     let response = app.login("boss@example.com", PASSWORD).await;
@@ -299,6 +333,105 @@ async fn the_configured_admin_promotes_an_existing_account(pool: PgPool) {
         response.status(),
         StatusCode::UNAUTHORIZED,
         "the old password is replaced"
+    );
+    let stale = app
+        .refresh(stranger["refreshToken"].as_str().unwrap())
+        .await;
+    assert_problem(stale, StatusCode::UNAUTHORIZED).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_restart_with_the_same_admin_password_keeps_the_admins_sessions(pool: PgPool) {
+    let vars = [
+        ("ADMIN_EMAIL", "boss@example.com"),
+        ("ADMIN_PASSWORD", "very secret admin"),
+    ];
+    let app = TestApp::spawn_with(pool.clone(), &vars).await;
+    let pair = app.logged_in("boss@example.com", "very secret admin").await;
+    let app = TestApp::spawn_with(pool.clone(), &vars).await;
+    let kept = app.refresh(pair["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    let pair: Value = kept.json().await.unwrap();
+    // A new password ends them.
+    let app =
+        TestApp::spawn_with(pool, &[vars[0], ("ADMIN_PASSWORD", "another admin secret")]).await;
+    let ended = app.refresh(pair["refreshToken"].as_str().unwrap()).await;
+    assert_problem(ended, StatusCode::UNAUTHORIZED).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn registrations_are_throttled_per_client_address_before_any_work(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("REGISTRATIONS_PER_ADDRESS_PER_MINUTE", "2"),
+            ("REGISTRATIONS_PER_ADDRESS_BURST", "3"),
+        ],
+    )
+    .await;
+    for i in 0..3 {
+        let ok = app
+            .register("Bot", &format!("bot{i}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(ok.status(), StatusCode::CREATED);
+    }
+    // Even a request that would fail validation counts and is refused first.
+    for email in ["bot9@example.com", "not-an-address"] {
+        let refused = app.register("Bot", email, PASSWORD).await;
+        assert_eq!(refused.headers()["retry-after"], "30");
+        let body = assert_problem(refused, StatusCode::TOO_MANY_REQUESTS).await;
+        assert_eq!(
+            body["type"].as_str().unwrap().rsplit('/').next(),
+            Some("rate-limited")
+        );
+    }
+    // Logins are not registrations.
+    assert_eq!(
+        app.login("bot0@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_taken_email_is_refused_without_hashing_and_a_flood_is_bounded(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.registered("taken@example.com").await;
+    // 60 registrations at once, beyond the hashers' queue for registrations: the extra ones
+    // are refused at once with 503 and Retry-After, none fails otherwise; the taken e-mail
+    // is refused 409 whatever the queue holds (it needs no hash).
+    let attempts = (0..60).map(|i| {
+        let app = &app;
+        async move {
+            let email = if i % 10 == 0 {
+                "TAKEN@example.com".to_owned()
+            } else {
+                format!("flood{i}@example.com")
+            };
+            app.register("Flood", &email, PASSWORD).await
+        }
+    });
+    let responses = futures::future::join_all(attempts).await;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for (i, response) in responses.into_iter().enumerate() {
+        let status = response.status();
+        if i % 10 == 0 {
+            assert_eq!(status, StatusCode::CONFLICT);
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(response.headers()["retry-after"], "1");
+        } else {
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        *statuses.entry(status.as_u16()).or_default() += 1;
+    }
+    assert_eq!(statuses.get(&409), Some(&6), "{statuses:?}");
+    assert!(
+        statuses.contains_key(&503),
+        "the queue was never full: {statuses:?}"
+    );
+    // Logins still get their answer while registrations flood.
+    assert_eq!(
+        app.login("taken@example.com", PASSWORD).await.status(),
+        StatusCode::OK
     );
 }
 

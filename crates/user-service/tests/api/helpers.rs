@@ -145,14 +145,22 @@ impl TestApp {
     }
 }
 
-/// The app as the kit assembles it, with these environment variables (and no others).
-pub async fn build(vars: &[(&str, &str)], pool: PgPool) -> axum::Router {
-    let map: HashMap<String, String> = vars
+/// A configuration of exactly `vars` (registrations unthrottled unless set, as [`build`]).
+pub fn test_env(vars: &[(&str, &str)]) -> Env {
+    let mut map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let env = Env::from_fn(move |k| map.get(k).cloned()).expect("APP_ENV is valid");
-    service_kit::app::build::<Users>(env, pool)
+    map.entry("REGISTRATIONS_PER_ADDRESS_PER_MINUTE".into())
+        .or_insert_with(|| "0".into());
+    Env::from_fn(move |k| map.get(k).cloned()).expect("APP_ENV is valid")
+}
+
+/// The app as the kit assembles it, with these environment variables (and no others, except
+/// that registrations are not throttled unless a test sets the limit: most tests register many
+/// accounts from one address).
+pub async fn build(vars: &[(&str, &str)], pool: PgPool) -> axum::Router {
+    service_kit::app::build::<Users>(test_env(vars), pool)
         .await
         .expect("the app builds")
         .router
