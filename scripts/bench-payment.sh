@@ -7,8 +7,9 @@
 # `loadtest payments` twice: with the gateway answering at once, and with 50 ms of gateway
 # latency (a real card network's order of magnitude).
 set -euo pipefail
-# The load generator registers its buyers from one address: no registration throttle here.
-export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0
+# The load generator plays many buyers with a few accounts from one address: no per-address or
+# per-buyer rate limits here (the held-seat limit per buyer stays on).
+export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0 HOLDS_PER_USER_PER_MINUTE=0 ORDERS_PER_USER_PER_MINUTE=0
 
 SCRIPT_NAME="scripts/bench-payment.sh"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

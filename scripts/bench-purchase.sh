@@ -17,8 +17,9 @@
 # (500) seats, every 10th card declined; exactly the seats sold, each once, no 5xx.
 # GATEWAY_LATENCIES ("0 50") picks the gateway latencies; ONSALE_BUYERS=0 skips the on-sale.
 set -euo pipefail
-# The load generator registers its buyers from one address: no registration throttle here.
-export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0
+# The load generator plays many buyers with a few accounts from one address: no per-address or
+# per-buyer rate limits here (the held-seat limit per buyer stays on).
+export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0 HOLDS_PER_USER_PER_MINUTE=0 ORDERS_PER_USER_PER_MINUTE=0
 
 SCRIPT_NAME="scripts/bench-purchase.sh"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -10,8 +10,9 @@
 # then seating-service's example raw_holds runs the same statements as raw SQL by as many
 # connections on the service's database and checks the invariant there; last, the ratio of the two.
 set -euo pipefail
-# The load generator registers its buyers from one address: no registration throttle here.
-export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0
+# The load generator plays many buyers with a few accounts from one address: no per-address or
+# per-buyer rate limits here (the held-seat limit per buyer stays on).
+export REGISTRATIONS_PER_ADDRESS_PER_MINUTE=0 HOLDS_PER_USER_PER_MINUTE=0 ORDERS_PER_USER_PER_MINUTE=0
 
 SCRIPT_NAME="scripts/bench-seating.sh"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -24,6 +24,10 @@ pub struct Config {
     /// 200; `EVENT_CANCELLATION_CONCURRENCY`, 8).
     pub cancellation_batch: i64,
     pub cancellation_concurrency: usize,
+    /// New orders per buyer per minute (`ORDERS_PER_USER_PER_MINUTE`, 30; 0: no limit), in
+    /// bursts of `ORDERS_PER_USER_BURST` (10).
+    pub orders_per_minute: u32,
+    pub orders_burst: u32,
 }
 
 impl FromEnv for Config {
@@ -44,6 +48,8 @@ impl FromEnv for Config {
             cancellation_concurrency: env
                 .parse_or::<usize>("EVENT_CANCELLATION_CONCURRENCY", 8)?
                 .clamp(1, 64),
+            orders_per_minute: env.parse_or("ORDERS_PER_USER_PER_MINUTE", 30)?,
+            orders_burst: env.parse_or("ORDERS_PER_USER_BURST", 10)?,
         })
     }
 }

@@ -38,6 +38,11 @@ pub enum OrderError {
     Pending(String),
     /// 409: the ticket was used or voided already.
     TicketNotValid(&'static str),
+    /// 409: the buyer holds as many seats of the event as one holder may (seating's problem,
+    /// passed on: its `limit` and `held`).
+    HoldLimit(serde_json::Value),
+    /// 429: seating refused the hold because the buyer holds too often.
+    HoldsRateLimited,
 }
 
 impl ServiceError for OrderError {
@@ -98,6 +103,19 @@ impl ServiceError for OrderError {
             Self::TicketNotValid(status) => Problem::conflict(
                 "ticket-not-valid",
                 format!("The ticket is {status}; it cannot be checked in."),
+            ),
+            Self::HoldLimit(seating) => Problem::conflict(
+                "hold-limit-reached",
+                seating["detail"]
+                    .as_str()
+                    .unwrap_or("You hold as many seats of this event as one buyer may.")
+                    .to_owned(),
+            )
+            .with_extension("limit", seating["limit"].clone())
+            .with_extension("held", seating["held"].clone()),
+            Self::HoldsRateLimited => service_kit::rate_limit::too_many(
+                "holds by this buyer",
+                std::time::Duration::from_secs(5),
             ),
         }
     }

@@ -46,6 +46,9 @@ pub async fn create(
     new: NewOrder,
 ) -> ApiResult<(StatusCode, OrderView)> {
     let buyer = buyer_of(caller)?;
+    if let Some(limit) = &state.order_rate {
+        limit.check(&buyer)?;
+    }
     let event = match state.catalog.event(new.event_id).await {
         Ok(event) => event,
         Err(Remote::Refused { status, .. }) if status == StatusCode::NOT_FOUND => {

@@ -171,6 +171,8 @@ fn reserve_refusal(refused: &Remote) -> ApiError {
     match refused.code() {
         Some("seats-unavailable") => OrderError::SeatsTaken(problem["conflicts"].clone()).into(),
         Some("event-not-on-sale") => OrderError::EventNotOnSale("not on sale".into()).into(),
+        Some("hold-limit-reached") => OrderError::HoldLimit(problem.clone()).into(),
+        Some("rate-limited") => OrderError::HoldsRateLimited.into(),
         _ if *status == StatusCode::UNPROCESSABLE_ENTITY => {
             let detail = problem["errors"][0]["message"]
                 .as_str()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use service_kit::app::{Assembly, Identity, Kit, Service};
 use service_kit::fleet;
+use service_kit::rate_limit::RateLimit;
 use service_kit::tasks::Task;
 
 use crate::Orders;
@@ -44,6 +45,12 @@ impl Service for Orders {
             signer: Arc::new(TicketSigner::new(key)),
             metrics: OrderMetrics::register(&kit.metrics),
             step_lease: config.step_lease,
+            order_rate: RateLimit::new(
+                "orders by this buyer",
+                config.orders_per_minute,
+                config.orders_burst,
+            )
+            .map(Arc::new),
         };
         let expiry = periodic(
             &state,

@@ -6,7 +6,9 @@ use std::time::Duration;
 use prometheus::{HistogramVec, IntCounterVec};
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
+use service_kit::rate_limit::RateLimit;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::clients::catalog::CatalogClient;
 use crate::clients::payment::PaymentClient;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub metrics: OrderMetrics,
     /// A step not moved for this long may be taken over (its driver died).
     pub step_lease: Duration,
+    /// New orders per buyer (none: unlimited).
+    pub order_rate: Option<Arc<RateLimit<Uuid>>>,
 }
 
 #[derive(Clone)]

@@ -186,7 +186,9 @@ async fn hold_then_release_or_sell(
     events::find(pool, event).await?;
     let hold = Uuid::now_v7();
     let mut tx = pool.begin().await?;
-    holds::insert(&mut tx, hold, event, Uuid::now_v7(), ttl).await?;
+    let holder = Uuid::now_v7();
+    holds::insert(&mut tx, hold, event, holder, ttl).await?;
+    holds::lock_and_count_held(&mut tx, holder, event).await?;
     let claimed = seats::claim(&mut tx, hold, event, &wanted, ttl).await?;
     if claimed.len() < wanted.len() {
         tx.rollback().await?;

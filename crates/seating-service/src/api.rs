@@ -150,7 +150,9 @@ pub struct ReserveRequest {
     pub event_id: Uuid,
     pub seat_ids: Vec<Uuid>,
     pub holder_id: Uuid,
-    /// Defaults to HOLD_TTL_SECONDS (900); 1 to 3600.
+    /// Defaults to HOLD_TTL_SECONDS (900). A service may ask for 1 to 3600; a buyer for at most
+    /// the default.
+    #[schema(minimum = 1, maximum = 3600)]
     pub ttl_seconds: Option<u64>,
 }
 
@@ -162,12 +164,17 @@ pub struct Reservation {
 }
 
 impl ReserveRequest {
-    pub fn validate(&self, default_ttl: std::time::Duration) -> Result<Reservation, ApiError> {
+    /// `service`: whether a service asks (it may choose a longer TTL than a buyer).
+    pub fn validate(
+        &self,
+        default_ttl: std::time::Duration,
+        service: bool,
+    ) -> Result<Reservation, ApiError> {
         let mut errors = Vec::new();
         let seats = SeatSelection::parse(&self.seat_ids)
             .map_err(|m| errors.push(FieldError::new("seatIds", m)))
             .ok();
-        let ttl = HoldTtl::parse(self.ttl_seconds, default_ttl)
+        let ttl = HoldTtl::parse(self.ttl_seconds, default_ttl, service)
             .map_err(|m| errors.push(FieldError::new("ttlSeconds", m)))
             .ok();
         match (seats, ttl) {

@@ -13,6 +13,12 @@ pub struct Config {
     pub hold_ttl: Duration,
     /// How often expired holds are marked `EXPIRED` (they stop blocking at `expiresAt` anyway).
     pub sweep_interval: Duration,
+    /// Seats one holder may hold of one event at a time (`MAX_HELD_SEATS_PER_HOLDER`, 10).
+    pub max_held_seats_per_holder: i64,
+    /// Reserves per holder per minute (`HOLDS_PER_USER_PER_MINUTE`, 30; 0: no limit), in
+    /// bursts of `HOLDS_PER_USER_BURST` (10).
+    pub holds_per_minute: u32,
+    pub holds_burst: u32,
 }
 
 impl FromEnv for Config {
@@ -23,6 +29,23 @@ impl FromEnv for Config {
             sweep_interval: Duration::from_millis(
                 env.parse_or::<u64>("HOLD_SWEEP_INTERVAL_MS", 1000)?.max(10),
             ),
+            max_held_seats_per_holder: max_held_seats(env)?,
+            holds_per_minute: env.parse_or("HOLDS_PER_USER_PER_MINUTE", 30)?,
+            holds_burst: env.parse_or("HOLDS_PER_USER_BURST", 10)?,
+        })
+    }
+}
+
+/// `MAX_HELD_SEATS_PER_HOLDER`: at least 1 (a reserve takes up to 100 seats, so more than that
+/// is no limit at all, which is allowed).
+fn max_held_seats(env: &Env) -> Result<i64, ConfigError> {
+    let limit: i64 = env.parse_or("MAX_HELD_SEATS_PER_HOLDER", 10)?;
+    if limit >= 1 {
+        Ok(limit)
+    } else {
+        Err(ConfigError::Invalid {
+            var: "MAX_HELD_SEATS_PER_HOLDER".into(),
+            reason: "must be at least 1".into(),
         })
     }
 }

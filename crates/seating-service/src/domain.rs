@@ -48,11 +48,14 @@ impl SeatSelection {
 pub struct HoldTtl(Duration);
 
 impl HoldTtl {
-    pub fn parse(seconds: Option<u64>, default: Duration) -> Result<Self, String> {
+    /// A service may ask for 1 second to 1 hour; a buyer at most `default`, so that nobody can
+    /// keep seats from the others longer than the shop intends.
+    pub fn parse(seconds: Option<u64>, default: Duration, service: bool) -> Result<Self, String> {
+        let longest = if service { 3600 } else { default.as_secs() };
         match seconds {
             None => Ok(Self(default)),
-            Some(s) if (1..=3600).contains(&s) => Ok(Self(Duration::from_secs(s))),
-            Some(_) => Err("must be between 1 and 3600 seconds".into()),
+            Some(s) if (1..=longest).contains(&s) => Ok(Self(Duration::from_secs(s))),
+            Some(_) => Err(format!("must be between 1 and {longest} seconds")),
         }
     }
 
@@ -224,15 +227,25 @@ mod tests {
     }
 
     #[test]
-    fn the_ttl_is_bounded() {
+    fn the_ttl_is_bounded_and_a_buyer_cannot_exceed_the_default() {
         let default = Duration::from_secs(900);
-        assert_eq!(HoldTtl::parse(None, default).unwrap().duration(), default);
-        assert_eq!(
-            HoldTtl::parse(Some(1), default).unwrap().duration(),
-            Duration::from_secs(1)
-        );
-        assert!(HoldTtl::parse(Some(0), default).is_err());
-        assert!(HoldTtl::parse(Some(3601), default).is_err());
+        for service in [true, false] {
+            assert_eq!(
+                HoldTtl::parse(None, default, service).unwrap().duration(),
+                default
+            );
+            assert_eq!(
+                HoldTtl::parse(Some(1), default, service)
+                    .unwrap()
+                    .duration(),
+                Duration::from_secs(1)
+            );
+            assert!(HoldTtl::parse(Some(0), default, service).is_err());
+            assert!(HoldTtl::parse(Some(3601), default, service).is_err());
+        }
+        assert!(HoldTtl::parse(Some(3600), default, true).is_ok());
+        assert!(HoldTtl::parse(Some(901), default, false).is_err());
+        assert!(HoldTtl::parse(Some(900), default, false).is_ok());
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum SeatingError {
     HoldNotActive(String),
     /// 409: an inventory that contradicts what seating already has.
     InventoryConflict(String),
+    /// 409: the holder would hold more than `MAX_HELD_SEATS_PER_HOLDER` seats of the event.
+    HoldLimit { limit: i64, held: i64 },
 }
 
 impl ServiceError for SeatingError {
@@ -42,6 +44,14 @@ impl ServiceError for SeatingError {
             .with_extension("conflicts", serde_json::json!(conflicts)),
             Self::HoldNotActive(detail) => Problem::conflict("hold-not-active", detail),
             Self::InventoryConflict(detail) => Problem::conflict("inventory-conflict", detail),
+            Self::HoldLimit { limit, held } => Problem::conflict(
+                "hold-limit-reached",
+                format!(
+                    "One holder may hold at most {limit} seats of an event at a time, and already holds {held}; nothing was held. Pay for or release a hold first."
+                ),
+            )
+            .with_extension("limit", serde_json::json!(limit))
+            .with_extension("held", serde_json::json!(held)),
         }
     }
 

@@ -24,6 +24,10 @@ pub async fn reserve(
             .with_detail("You can only hold seats for yourself.")
             .into());
     }
+    // Per holder, whoever asks for them (the buyer, or order-service for the buyer).
+    if let Some(limit) = &state.hold_rate {
+        limit.check(&reservation.holder_id)?;
+    }
     let outcome = try_reserve(state, &reservation).await;
     state.metrics.record_reservation(&outcome);
     outcome
@@ -48,6 +52,18 @@ async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
     let mut tx = state.pool.begin().await?;
     let expires_at =
         holds::insert(&mut tx, hold_id, r.event_id, r.holder_id, r.ttl.duration()).await?;
+    // One holder's reserves of one event take turns from here (a lock on the pair), so each
+    // counts what the others committed: a burst of parallel calls cannot pass the limit.
+    let held = holds::lock_and_count_held(&mut tx, r.holder_id, r.event_id).await?;
+    let asked = i64::try_from(r.seats.len()).unwrap_or(i64::MAX);
+    if held.saturating_add(asked) > state.max_held_seats {
+        tx.rollback().await?;
+        return Err(SeatingError::HoldLimit {
+            limit: state.max_held_seats,
+            held,
+        }
+        .into());
+    }
     let claimed = seats::claim(
         &mut tx,
         hold_id,

@@ -1,7 +1,10 @@
 //! seating-service as the kit runs it: what it is, what it links to, what it is made of.
 
+use std::sync::Arc;
+
 use service_kit::app::{Assembly, Identity, Kit, Service};
 use service_kit::fleet;
+use service_kit::rate_limit::RateLimit;
 use service_kit::tasks::Task;
 
 use crate::Seating;
@@ -22,6 +25,13 @@ impl Service for Seating {
             pool: kit.pool.clone(),
             idempotency: kit.idempotency.clone(),
             hold_ttl: kit.config.hold_ttl,
+            max_held_seats: kit.config.max_held_seats_per_holder,
+            hold_rate: RateLimit::new(
+                "holds by this holder",
+                kit.config.holds_per_minute,
+                kit.config.holds_burst,
+            )
+            .map(Arc::new),
             metrics: SeatingMetrics::register(&kit.metrics),
         };
         let sweeper = {

@@ -1,11 +1,14 @@
 //! What every handler can reach, and seating's own metrics.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
+use service_kit::rate_limit::RateLimit;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, SeatingError};
 
@@ -14,6 +17,10 @@ pub struct AppState {
     pub pool: PgPool,
     pub idempotency: IdempotencyStore,
     pub hold_ttl: Duration,
+    /// Seats one holder may hold of one event at a time.
+    pub max_held_seats: i64,
+    /// Reserves per holder (none: unlimited).
+    pub hold_rate: Option<Arc<RateLimit<Uuid>>>,
     pub metrics: SeatingMetrics,
 }
 
@@ -54,6 +61,7 @@ impl SeatingMetrics {
             }
             Err(ApiError::Service(SeatingError::SeatsTaken(_))) => "conflict",
             Err(ApiError::Service(SeatingError::NotOnSale)) => "not_on_sale",
+            Err(ApiError::Service(SeatingError::HoldLimit { .. })) => "holder_limit",
             Err(ApiError::Validation(_) | ApiError::Service(SeatingError::EventNotFound)) => {
                 "invalid"
             }

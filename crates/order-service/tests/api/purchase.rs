@@ -403,3 +403,52 @@ async fn a_charge_that_succeeds_after_the_hold_expired_is_refunded(pool: PgPool)
     assert_eq!(fleet.outbox_types().await, ["order.expired"]);
     let _ = id_of(&order);
 }
+
+/// One buyer holds at most MAX_HELD_SEATS_PER_HOLDER seats of an event through unpaid orders
+/// (seating counts them; its refusal is passed on), and places new orders at a bounded rate.
+#[sqlx::test(migrations = false)]
+async fn a_buyer_cannot_hold_an_on_sale_through_unpaid_orders_nor_flood_it(pool: PgPool) {
+    let fleet = Fleet::start_with(
+        pool,
+        &[
+            ("MAX_HELD_SEATS_PER_HOLDER", "4"),
+            ("ORDERS_PER_USER_PER_MINUTE", "6"),
+            ("ORDERS_PER_USER_BURST", "3"),
+        ],
+    )
+    .await;
+    let event = fleet.event_on_sale(12, "10.00").await;
+    let bot = fleet.buyer().await;
+    let first = fleet.pending(&bot, event.id, &event.seats[..3]).await;
+    let refused = fleet.order(&bot, event.id, &event.seats[3..5], None).await;
+    let body = assert_problem(refused, StatusCode::CONFLICT).await;
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("hold-limit-reached"),
+        "{body}"
+    );
+    assert_eq!(
+        (body["limit"].as_i64(), body["held"].as_i64()),
+        (Some(4), Some(3))
+    );
+    // Nothing was left behind for the refused order, and its seats are free.
+    assert_eq!(
+        fleet.seat_statuses(event.id, &event.seats[3..5]).await,
+        ["AVAILABLE", "AVAILABLE"]
+    );
+    // Cancelling the unpaid order gives the buyer their share back.
+    assert_eq!(
+        fleet.cancel(&bot.token, &first).await.status(),
+        StatusCode::OK
+    );
+    fleet.pending(&bot, event.id, &event.seats[3..5]).await;
+    // That was the third new order of the burst (3): the next one waits.
+    let throttled = fleet.order(&bot, event.id, &event.seats[5..6], None).await;
+    assert_eq!(throttled.headers()["retry-after"], "10");
+    assert_problem(throttled, StatusCode::TOO_MANY_REQUESTS).await;
+    // Another buyer is not slowed down.
+    let other = fleet.buyer().await;
+    fleet.pending(&other, event.id, &event.seats[6..8]).await;
+}

@@ -68,6 +68,33 @@ pub async fn insert(
     .await
 }
 
+/// Takes the transaction's lock on (holder, event), then counts the seats the holder's active
+/// holds of the event still have (unexpired, not sold). Concurrent reserves of one holder and
+/// event wait for each other here, so each count includes what the earlier ones committed.
+/// The lock is taken after the hold's insert, the reserve's first statement, so a reserve
+/// waiting here holds no row lock that anyone else waits for, except a cancellation's, which
+/// waits for it anyway (architecture.md, point 9).
+pub async fn lock_and_count_held(
+    conn: &mut PgConnection,
+    holder_id: Uuid,
+    event_id: Uuid,
+) -> sqlx::Result<i64> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text), hashtext($2::text))")
+        .bind(holder_id)
+        .bind(event_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(
+        "SELECT count(*) FROM holds h JOIN seats s ON s.hold_id = h.id
+         WHERE h.holder_id = $1 AND h.event_id = $2 AND h.status = 'ACTIVE'
+           AND s.held_until > now()",
+    )
+    .bind(holder_id)
+    .bind(event_id)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn insert_seats(
     conn: &mut PgConnection,
     hold_id: Uuid,

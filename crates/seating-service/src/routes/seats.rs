@@ -42,15 +42,16 @@ pub async fn list_seats(
 #[utoipa::path(post, path = "/v1/seats/reserve", tag = "holds", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)), request_body = ReserveRequest,
     responses((status = 201, body = HoldView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "Seats taken (`conflicts`), event not on sale, or key in flight", body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 409, description = "Seats taken (`conflicts`), event not on sale, the holder's limit of held seats reached (`hold-limit-reached`), or key in flight", body = Problem),
+        (status = 422, body = Problem),
+        (status = 429, description = "Too many holds by this holder in a short time; see Retry-After", body = Problem)))]
 pub async fn reserve(
     State(state): State<AppState>,
     caller: Caller,
     key: Option<IdempotencyKey>,
     Json(request): Json<ReserveRequest>,
 ) -> ApiResult<Response> {
-    let reservation = request.validate(state.hold_ttl)?;
+    let reservation = request.validate(state.hold_ttl, caller.is_service())?;
     let print = fingerprint("POST /v1/seats/reserve", &request);
     let work = holds::reserve(&state, &caller, reservation);
     Ok(state

@@ -354,3 +354,60 @@ async fn reservation_metrics_count_outcomes(pool: PgPool) {
     assert!(text.contains("seat_holds_active"));
     assert!(text.contains("outbox_pending"));
 }
+
+/// A buyer cannot keep seats longer than the shop's default TTL (a service may, up to an hour);
+/// and one holder's reserves are rate limited: 429 with Retry-After past the burst.
+#[sqlx::test(migrations = false)]
+async fn a_buyer_gets_no_longer_ttl_than_the_default_and_bursts_are_rate_limited(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("HOLDS_PER_USER_PER_MINUTE", "6"),
+            ("HOLDS_PER_USER_BURST", "3"),
+        ],
+    )
+    .await;
+    let (event, seats) = app.event_with_seats(8).await;
+    let (token, buyer) = app.buyer().await;
+    let hour = app
+        .reserve_as(&token, event, &seats[..1], buyer, Some(3600))
+        .await;
+    let body = assert_problem(hour, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"][0]["field"], "ttlSeconds");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("900")
+    );
+    let default = app
+        .reserve_as(&token, event, &seats[..1], buyer, Some(900))
+        .await;
+    assert_eq!(default.status(), StatusCode::CREATED);
+    let service = app
+        .reserve(event, &seats[1..2], Uuid::now_v7(), Some(3600))
+        .await;
+    assert_eq!(service.status(), StatusCode::CREATED);
+
+    // The burst of 3: the hold above (a refused request body does not count) and two more.
+    for seat in &seats[2..4] {
+        let held = app
+            .reserve_as(&token, event, std::slice::from_ref(seat), buyer, None)
+            .await;
+        assert_eq!(held.status(), StatusCode::CREATED);
+    }
+    let fourth = app
+        .reserve_as(&token, event, &seats[6..7], buyer, None)
+        .await;
+    assert_eq!(fourth.headers()["retry-after"], "10");
+    assert_problem(fourth, StatusCode::TOO_MANY_REQUESTS).await;
+    // order-service holding for that buyer counts against the same buyer.
+    let for_buyer = app.reserve(event, &seats[4..5], buyer, None).await;
+    assert_problem(for_buyer, StatusCode::TOO_MANY_REQUESTS).await;
+    // Another buyer is not affected.
+    let (other_token, other) = app.buyer().await;
+    let other_hold = app
+        .reserve_as(&other_token, event, &seats[5..6], other, None)
+        .await;
+    assert_eq!(other_hold.status(), StatusCode::CREATED);
+}

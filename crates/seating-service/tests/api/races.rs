@@ -231,3 +231,87 @@ async fn reserves_racing_a_cancellation_leave_no_active_hold(pool: PgPool) {
     .unwrap();
     assert_eq!(held, 0);
 }
+
+/// One holder firing many reserves at once cannot hold more than MAX_HELD_SEATS_PER_HOLDER
+/// seats of an event: the limit is counted under a lock per holder and event, so no burst
+/// slips past it. (The rate limit is off here, to let the burst reach the database.)
+#[sqlx::test(migrations = false)]
+async fn a_burst_of_reserves_by_one_holder_never_passes_the_held_seat_limit(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("MAX_HELD_SEATS_PER_HOLDER", "10"),
+            ("HOLDS_PER_USER_PER_MINUTE", "0"),
+        ],
+    )
+    .await;
+    let (event, seats) = app.event_with_seats(60).await;
+    let (token, bot) = app.buyer().await;
+    // 30 reserves of two seats each, all at once.
+    let attempts = seats.chunks(2).map(|pair| {
+        let (app, token) = (&app, &token);
+        async move {
+            let response = app.reserve_as(token, event, pair, bot, None).await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let held = outcomes
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(held, 5, "5 holds of 2 seats reach the limit of 10");
+    for (status, body) in outcomes.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::CONFLICT);
+        assert!(
+            body["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("hold-limit-reached"),
+            "{body}"
+        );
+        assert_eq!(body["limit"], 10);
+    }
+    let in_db: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM seats s JOIN holds h ON h.id = s.hold_id
+         WHERE h.holder_id = $1 AND s.held_until > now()",
+    )
+    .bind(bot)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(in_db, 10);
+    assert_invariant(&app.pool).await;
+
+    // Another event is another count; and a released hold frees its part of the limit.
+    let (other, other_seats) = app.event_with_seats(2).await;
+    let elsewhere = app.reserve_as(&token, other, &other_seats, bot, None).await;
+    assert_eq!(elsewhere.status(), StatusCode::CREATED);
+    let first = outcomes
+        .iter()
+        .find(|(s, _)| *s == StatusCode::CREATED)
+        .unwrap();
+    let hold = first.1["holdId"].as_str().unwrap();
+    let released = app
+        .post(
+            "/v1/seats/release",
+            &serde_json::json!({"holdId": hold}),
+            &token,
+        )
+        .await;
+    assert_eq!(released.status(), StatusCode::OK);
+    let free: Vec<Uuid> = outcomes
+        .iter()
+        .filter(|(s, _)| *s != StatusCode::CREATED)
+        .flat_map(|(_, body)| body.get("conflicts").into_iter())
+        .flat_map(|c| c.as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
+        .collect();
+    assert!(free.is_empty(), "a refusal for the limit names no seat");
+    let again = app
+        .reserve_as(&token, event, &seats[58..60], bot, None)
+        .await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+}
