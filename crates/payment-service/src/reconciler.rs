@@ -118,8 +118,8 @@ fn count(
     Ok(())
 }
 
-/// Asks about one charge and settles it; the outcome's label.
-#[tracing::instrument(skip_all, fields(payment_id = %claimed.id))]
+/// Asks about one charge and settles it; the outcome's label. (No span: the settlement's own log
+/// line names the payment, and a span field of the same name would be written twice.)
 async fn charge(
     state: &AppState,
     claimed: ClaimedCharge,
@@ -149,7 +149,7 @@ async fn charge(
     );
     let (decision, label, outcome) = match &found {
         Err(error) => {
-            tracing::warn!(%error, "the gateway could not say what became of a pending charge");
+            tracing::warn!(payment_id = %claimed.id, %error, "the gateway could not say what became of a pending charge");
             let failed = NewAttempt {
                 error: Some(&error.message),
                 ..attempt
@@ -185,17 +185,14 @@ async fn charge(
     };
     let attempt = NewAttempt { outcome, ..attempt };
     let settled = settle_charge(state, claimed.id, &decision, attempt, Some(lease)).await?;
-    Ok(match settled {
-        Some(payment) => {
-            tracing::info!(status = %payment.status, "pending charge reconciled");
-            label
-        }
-        None => "superseded",
-    })
+    if settled.is_none() {
+        tracing::info!(payment_id = %claimed.id, "a pending charge was settled meanwhile");
+        return Ok("superseded");
+    }
+    Ok(label)
 }
 
 /// Asks about one refund and settles it; the outcome's label.
-#[tracing::instrument(skip_all, fields(refund_id = %claimed.id, payment_id = %claimed.payment_id))]
 async fn refund(
     state: &AppState,
     claimed: ClaimedRefund,
@@ -229,7 +226,7 @@ async fn refund(
     );
     let (settlement, label, outcome) = match &found {
         Err(error) => {
-            tracing::warn!(%error, "the gateway could not say what became of a pending refund");
+            tracing::warn!(refund_id = %claimed.id, %error, "the gateway could not say what became of a pending refund");
             let failed = NewAttempt {
                 error: Some(&error.message),
                 ..attempt
@@ -265,11 +262,9 @@ async fn refund(
     };
     let attempt = NewAttempt { outcome, ..attempt };
     let settled = settle_refund(state, claimed.id, &settlement, attempt, Some(lease)).await?;
-    Ok(match settled {
-        Some(payment) => {
-            tracing::info!(status = %payment.status, "pending refund reconciled");
-            label
-        }
-        None => "superseded",
-    })
+    if settled.is_none() {
+        tracing::info!(refund_id = %claimed.id, "a pending refund was settled meanwhile");
+        return Ok("superseded");
+    }
+    Ok(label)
 }

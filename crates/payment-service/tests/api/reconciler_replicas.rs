@@ -210,7 +210,7 @@ async fn a_live_retry_after_the_reconcilers_claim_wins_over_it(pool: PgPool) {
         // ...when the reconciler, told "never seen", settles with its claim.
         let mut conn = app.pool.acquire().await.unwrap();
         payments::settle(
-            &mut *conn,
+            &mut conn,
             payment,
             PaymentStatus::Failed,
             None,
