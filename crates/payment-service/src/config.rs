@@ -14,6 +14,40 @@ pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub gateway: GatewayConfig,
+    pub reconcile: ReconcilePolicy,
+}
+
+/// How the reconciler settles the charges and refunds whose gateway answer never came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcilePolicy {
+    /// A PENDING charge or refund whose last gateway call is older than this is asked about, and
+    /// a claim holds this long (`PAYMENT_RECONCILE_AFTER_SECONDS`, 60). Must exceed the longest a
+    /// request may run (`REQUEST_TIMEOUT_SECONDS`), so that no live attempt is still at the
+    /// gateway when the reconciler asks: start-up refuses it otherwise.
+    pub after: Duration,
+    /// How often a round runs (`PAYMENT_RECONCILE_INTERVAL_MS`, 10 000).
+    pub interval: Duration,
+    /// Items claimed per statement (`PAYMENT_RECONCILE_BATCH`, 100); a round claims batch after
+    /// batch until none is left.
+    pub batch: i64,
+}
+
+impl ReconcilePolicy {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            after: Duration::from_secs(
+                env.parse_or::<u64>("PAYMENT_RECONCILE_AFTER_SECONDS", 60)?
+                    .max(1),
+            ),
+            interval: Duration::from_millis(
+                env.parse_or::<u64>("PAYMENT_RECONCILE_INTERVAL_MS", 10_000)?
+                    .max(10),
+            ),
+            batch: env
+                .parse_or::<i64>("PAYMENT_RECONCILE_BATCH", 100)?
+                .clamp(1, 1000),
+        })
+    }
 }
 
 /// Which gateway takes the money (`PAYMENT_GATEWAY`).
@@ -34,6 +68,7 @@ impl FromEnv for Config {
     fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         Ok(Self {
             gateway: GatewayConfig::from_env(env)?,
+            reconcile: ReconcilePolicy::from_env(env)?,
         })
     }
 }
@@ -131,6 +166,33 @@ mod tests {
             config.gateway,
             GatewayConfig::Stripe { api_base, .. } if api_base == DEFAULT_STRIPE_API_BASE
         ));
+    }
+
+    #[test]
+    fn the_reconciler_asks_after_a_minute_every_ten_seconds_by_default() {
+        let config = Config::from_env(&mut env(&[])).unwrap();
+        assert_eq!(
+            config.reconcile,
+            ReconcilePolicy {
+                after: Duration::from_secs(60),
+                interval: Duration::from_secs(10),
+                batch: 100,
+            }
+        );
+        let config = Config::from_env(&mut env(&[
+            ("PAYMENT_RECONCILE_AFTER_SECONDS", "120"),
+            ("PAYMENT_RECONCILE_INTERVAL_MS", "500"),
+            ("PAYMENT_RECONCILE_BATCH", "5000"),
+        ]))
+        .unwrap();
+        assert_eq!(config.reconcile.after, Duration::from_secs(120));
+        assert_eq!(config.reconcile.interval, Duration::from_millis(500));
+        assert_eq!(config.reconcile.batch, 1000, "bounded");
+        let err =
+            Config::from_env(&mut env(&[("PAYMENT_RECONCILE_AFTER_SECONDS", "soon")])).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { var, .. } if var == "PAYMENT_RECONCILE_AFTER_SECONDS")
+        );
     }
 
     #[test]

@@ -29,6 +29,54 @@ pub enum PaymentStatus {
     Refunded,
 }
 
+/// A refund's life: written down PENDING, with its amount reserved on the payment, before the
+/// gateway is called; SUCCESS once the gateway made it; FAILED (its reservation released) when the
+/// gateway refused it or, asked later, had never seen it. A FAILED refund retried with its own key
+/// is tried again under the same gateway key, so it can never be made twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    Pending,
+    Success,
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Success => "SUCCESS",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "PENDING" => Ok(Self::Pending),
+            "SUCCESS" => Ok(Self::Success),
+            "FAILED" => Ok(Self::Failed),
+            other => Err(format!("unknown refund status `{other}`")),
+        }
+    }
+}
+
+impl fmt::Display for RefundStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for RefundStatus {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+/// The failure reason of a charge or a refund the gateway, asked by its key, had never seen: it
+/// never reached the gateway, so nothing moved.
+pub const NOT_AT_GATEWAY: &str = "not_at_gateway";
+
 /// Why a refund is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RefundRefusal {
@@ -214,6 +262,18 @@ mod tests {
             );
         }
         assert!(PaymentStatus::parse("success").is_err());
+    }
+
+    #[test]
+    fn refund_statuses_round_trip_through_their_stored_form() {
+        for status in [
+            RefundStatus::Pending,
+            RefundStatus::Success,
+            RefundStatus::Failed,
+        ] {
+            assert_eq!(RefundStatus::parse(status.as_str()), Ok(status));
+        }
+        assert!(RefundStatus::parse("REFUNDED").is_err());
     }
 
     #[test]

@@ -21,8 +21,11 @@ pub enum PaymentError {
     NotRefundable(String),
     /// 402: the card was declined; the FAILED payment goes with the problem.
     Declined(Box<PaymentView>),
-    /// 502: the gateway did not decide; the payment stays retryable.
+    /// 502: the gateway did not decide a charge; the payment stays PENDING and retryable.
     Gateway(GatewayError),
+    /// 502: the gateway did not answer a refund; the refund stays PENDING, resumed by a retry with
+    /// the same key or settled by the reconciler.
+    RefundPending(GatewayError),
     /// 409: another request with the same key took over an abandoned claim meanwhile.
     KeyInFlight,
 }
@@ -58,6 +61,17 @@ impl ServiceError for PaymentError {
                  Idempotency-Key: the card is charged at most once.",
             )
             .with_retry_after(1),
+            Self::RefundPending(_) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "gateway-error",
+                "Payment gateway error",
+            )
+            .with_detail(
+                "The payment gateway did not answer the refund, which is recorded as pending and \
+                 holds its amount. Retry with the same Idempotency-Key: it is made at most once. \
+                 Left alone, it is settled with the gateway within minutes.",
+            )
+            .with_retry_after(1),
             Self::KeyInFlight => IdempotencyError::InFlight.into(),
         }
     }
@@ -66,9 +80,12 @@ impl ServiceError for PaymentError {
         // A unique index reports its own name as the constraint.
         match constraint {
             "payments_one_success_per_order" => Some(Self::OrderAlreadyPaid),
-            "payments_refunded_within_amount" | "payments_status_matches_refunds" => Some(
-                Self::NotRefundable("The refunds would exceed the amount charged.".into()),
-            ),
+            "payments_refunded_within_amount"
+            | "payments_refunds_within_amount"
+            | "payments_status_matches_refunds"
+            | "payments_reserved_only_when_refundable" => Some(Self::NotRefundable(
+                "The refunds would exceed the amount charged.".into(),
+            )),
             // Requests with one key are serialised by the idempotency store; meeting another
             // here means one took over an abandoned claim while the first still ran.
             "payments_idempotency_key" | "refunds_idempotency_key" => Some(Self::KeyInFlight),

@@ -1,29 +1,38 @@
-//! Charges, refunds and reads: what the API does, and the only code that calls the gateway.
+//! Charges, refunds and reads: what the API does. With the reconciler (`reconciler`), the only
+//! code that calls the gateway.
+//!
+//! Nothing is held across a gateway call: the intent is written down first, the gateway is
+//! called, and its answer is recorded in a new short transaction.
 //!
 //! A charge is written down PENDING before the gateway is called, under the caller's
 //! Idempotency-Key, and the gateway gets the payment's id as its own idempotency key. The
 //! gateway's answer settles it SUCCESS or FAILED. When the gateway fails, the payment stays
 //! PENDING: a retry with the same key finds it and asks again with the same gateway key, so the
-//! card is charged once however the retries go.
+//! card is charged once however the retries go; left alone, the reconciler settles it.
+//!
+//! A refund is written down PENDING, its amount reserved on the payment by one conditional
+//! statement, before the gateway is called with the refund's id as its key; the answer makes it
+//! SUCCESS (the payment PARTIALLY_REFUNDED or REFUNDED) or FAILED (the reservation released).
+//! Without an answer it stays PENDING, holding its amount: a retry with the same key resumes the
+//! same refund, and the reconciler settles it otherwise.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use serde_json::json;
 use service_kit::Problem;
 use service_kit::auth::{Caller, Role, Scope};
-use service_kit::idempotency::{IdempotencyError, IdempotencyKey, fingerprint};
-use service_kit::money::Money;
+use service_kit::idempotency::{IdempotencyError, IdempotencyKey};
+use service_kit::money::{Currency, Money};
 use uuid::Uuid;
 
 use crate::api::{Charge, PaymentList, PaymentQuery, PaymentView, Refund};
 use crate::db::attempts::{self, NewAttempt, Operation, Outcome};
 use crate::db::payments::{self, NewPayment, PaymentRow};
-use crate::db::refunds::{self, NewRefund};
-use crate::domain::{METHOD_CARD, PaymentStatus, RefundRefusal};
+use crate::db::refunds::{self, NewRefund, RefundRow};
+use crate::domain::{METHOD_CARD, PaymentStatus, RefundRefusal, RefundStatus};
 use crate::error::{ApiError, ApiResult, PaymentError};
-use crate::gateway::{ChargeCommand, GatewayOutcome, RefundCommand};
+use crate::gateway::{ChargeCommand, GatewayOutcome, RefundCommand, RefundOutcome};
 use crate::state::AppState;
 
 /// Who may refund: money goes back on the platform's decision (an order cancelled, an admin's
@@ -52,8 +61,13 @@ pub async fn charge(
                 // Settled by an earlier request whose answer is no longer stored.
                 return answer(existing);
             }
-            tracing::info!(payment_id = %existing.id, "retrying a pending payment at the gateway");
-            existing
+            // A new attempt, stamped before the call: the reconciler keeps off it for its window.
+            let Some(stamped) = payments::stamp_attempt(&state.pool, existing.id).await? else {
+                // Settled meanwhile (by the reconciler): its record stands.
+                return answer(current(state, existing.id).await?);
+            };
+            tracing::info!(payment_id = %stamped.id, "retrying a pending payment at the gateway");
+            stamped
         }
         None => {
             payments::insert_pending(
@@ -135,6 +149,7 @@ async fn charge_at_gateway(
     state.metrics.gateway_call(gateway, "charge", latency);
     let attempt = new_attempt(
         payment.id,
+        None,
         Operation::Charge,
         gateway,
         // What was asked, without the token.
@@ -147,7 +162,7 @@ async fn charge_at_gateway(
         }),
         latency,
     );
-    let (status, reference, failure_reason) = match &result {
+    let outcome = match result {
         Err(error) => {
             // Nothing is settled: the payment stays PENDING for a retry with the same key.
             let failed = NewAttempt {
@@ -157,54 +172,107 @@ async fn charge_at_gateway(
             attempts::insert(&state.pool, &failed).await?;
             state.metrics.failed("gateway_error");
             tracing::warn!(payment_id = %payment.id, %error, "the payment gateway failed; the payment stays PENDING");
-            return Err(PaymentError::Gateway(error.clone()).into());
+            return Err(PaymentError::Gateway(error).into());
         }
-        Ok(GatewayOutcome::Succeeded { reference }) => {
-            (PaymentStatus::Success, Some(reference.as_str()), None)
-        }
-        Ok(GatewayOutcome::Declined { reason, reference }) => (
-            PaymentStatus::Failed,
-            reference.as_deref(),
-            Some(reason.as_str()),
-        ),
+        Ok(outcome) => outcome,
     };
     let decided = NewAttempt {
-        outcome: if status == PaymentStatus::Success {
-            Outcome::Succeeded
-        } else {
-            Outcome::Declined
+        outcome: match outcome {
+            GatewayOutcome::Succeeded { .. } => Outcome::Succeeded,
+            GatewayOutcome::Declined { .. } => Outcome::Declined,
         },
-        gateway_reference: reference,
+        ..attempt
+    };
+    match settle_charge(
+        state,
+        payment.id,
+        &ChargeDecision::from(&outcome),
+        decided,
+        None,
+    )
+    .await?
+    {
+        Some(settled) => answer(settled),
+        // Another request settled it meanwhile (it took over an abandoned key): its word stands.
+        None => answer(current(state, payment.id).await?),
+    }
+}
+
+/// How a PENDING charge is settled.
+pub(crate) struct ChargeDecision<'a> {
+    pub status: PaymentStatus,
+    pub reference: Option<&'a str>,
+    pub failure_reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a GatewayOutcome> for ChargeDecision<'a> {
+    fn from(outcome: &'a GatewayOutcome) -> Self {
+        match outcome {
+            GatewayOutcome::Succeeded { reference } => Self {
+                status: PaymentStatus::Success,
+                reference: Some(reference),
+                failure_reason: None,
+            },
+            GatewayOutcome::Declined { reason, reference } => Self {
+                status: PaymentStatus::Failed,
+                reference: reference.as_deref(),
+                failure_reason: Some(reason),
+            },
+        }
+    }
+}
+
+/// Writes the attempt (its outcome set by the caller) and settles a PENDING charge in one
+/// transaction, counting it once. `None` when it was settled meanwhile, or (`lease`, the
+/// reconciler's) taken over since it was claimed; the attempt is kept either way.
+pub(crate) async fn settle_charge(
+    state: &AppState,
+    payment_id: Uuid,
+    decision: &ChargeDecision<'_>,
+    attempt: NewAttempt<'_>,
+    lease: Option<Uuid>,
+) -> sqlx::Result<Option<PaymentRow>> {
+    let decided = NewAttempt {
+        gateway_reference: decision.reference,
         ..attempt
     };
     let mut tx = state.pool.begin().await?;
     attempts::insert(&mut *tx, &decided).await?;
-    let settled = payments::settle(&mut tx, payment.id, status, reference, failure_reason).await?;
+    let settled = payments::settle(
+        &mut tx,
+        payment_id,
+        decision.status,
+        decision.reference,
+        decision.failure_reason,
+        lease,
+    )
+    .await?;
     tx.commit().await?;
-    let Some(settled) = settled else {
-        // Another request settled it meanwhile (it took over an abandoned key): its word stands.
-        let current = payments::find(&state.pool, payment.id)
-            .await?
-            .ok_or(PaymentError::PaymentNotFound)?;
-        return answer(current);
-    };
-    match failure_reason {
-        None => {
-            state.metrics.settled("success");
-            tracing::info!(payment_id = %settled.id, "payment succeeded");
-        }
-        Some(reason) => {
-            state.metrics.settled("failed");
-            state.metrics.failed(reason);
-            tracing::info!(payment_id = %settled.id, reason, "payment declined");
+    if settled.is_some() {
+        match decision.failure_reason {
+            None => {
+                state.metrics.settled("success");
+                tracing::info!(%payment_id, "payment succeeded");
+            }
+            Some(reason) => {
+                state.metrics.settled("failed");
+                state.metrics.failed(reason);
+                tracing::info!(%payment_id, reason, "payment failed");
+            }
         }
     }
-    answer(settled)
+    Ok(settled)
 }
 
-/// Refunds `refund.amount` (by default all that remains) of a payment, once per caller and key.
-/// The payment row stays locked from the check to the update, so concurrent refunds of one
-/// payment queue and each sees what the previous ones left.
+async fn current(state: &AppState, id: Uuid) -> ApiResult<PaymentRow> {
+    Ok(payments::find(&state.pool, id)
+        .await?
+        .ok_or(PaymentError::PaymentNotFound)?)
+}
+
+/// Refunds `refund.amount` (by default all that remains) of a payment, once per caller and key:
+/// the refund is written down PENDING with its amount reserved, then asked of the gateway, then
+/// settled. A retry with the key resumes that same refund, whatever became of it meanwhile.
 #[tracing::instrument(skip_all, fields(%payment_id))]
 pub async fn refund(
     state: &AppState,
@@ -212,31 +280,166 @@ pub async fn refund(
     key: &IdempotencyKey,
     payment_id: Uuid,
     refund: Refund,
+    fingerprint: &[u8],
 ) -> ApiResult<PaymentView> {
     caller.require(REFUNDERS)?;
-    let mut tx = state.pool.begin().await?;
-    let payment = payments::lock(&mut tx, payment_id)
-        .await?
-        .ok_or(PaymentError::PaymentNotFound)?;
-    if let Some(done) = refunds::find_by_key(&mut *tx, &caller.subject, key.as_str()).await? {
-        // Made already under this key (its stored answer expired): nothing more to do.
-        return if done.payment_id == payment_id {
-            Ok(payment.into())
-        } else {
-            Err(IdempotencyError::Mismatch.into())
-        };
-    }
-    let (amount, refunded_total, next) = plan_refund(&payment, refund.amount)?;
-    let Some(charge_reference) = payment.gateway_reference.clone() else {
-        return Err(anyhow!("settled payment {payment_id} has no gateway reference").into());
-    };
-    let currency = payment.currency;
-    let command = RefundCommand {
+    let request = RefundRequest {
+        caller,
+        key,
         payment_id,
-        gateway_reference: charge_reference,
-        amount,
-        currency,
-        idempotency_key: refund_gateway_key(payment_id, &caller.subject, key),
+        refund: &refund,
+        fingerprint,
+    };
+    match prepare_refund(state, &request).await? {
+        Prepared::Answered(payment) => Ok(payment.into()),
+        Prepared::Call(call) => refund_at_gateway(state, &call).await,
+    }
+}
+
+struct RefundRequest<'a> {
+    caller: &'a Caller,
+    key: &'a IdempotencyKey,
+    payment_id: Uuid,
+    refund: &'a Refund,
+    fingerprint: &'a [u8],
+}
+
+/// A PENDING refund, stamped and ready for the gateway.
+struct RefundCall {
+    refund: RefundRow,
+    currency: Currency,
+    /// The charge refunded, at the gateway.
+    charge_reference: String,
+}
+
+enum Prepared {
+    /// Made already under this key (its stored answer gone): the payment as it is.
+    Answered(PaymentRow),
+    Call(RefundCall),
+}
+
+/// The refund to ask the gateway for: the one this caller's key already wrote down (resumed, or
+/// reopened when it failed), or a new one with its amount reserved.
+async fn prepare_refund(state: &AppState, request: &RefundRequest<'_>) -> ApiResult<Prepared> {
+    // Each turn reads afresh: a refund can be settled by the reconciler between the read and the
+    // conditional write that follows it; the write then matches nothing and the next turn sees it.
+    for _ in 0..3 {
+        let existing =
+            refunds::find_by_key(&state.pool, &request.caller.subject, request.key.as_str())
+                .await?;
+        let Some(existing) = existing else {
+            return Ok(Prepared::Call(reserve_new(state, request).await?));
+        };
+        let same_request = existing.payment_id == request.payment_id
+            && existing
+                .request_fingerprint
+                .as_deref()
+                .is_none_or(|print| print == request.fingerprint);
+        if !same_request {
+            return Err(IdempotencyError::Mismatch.into());
+        }
+        let resumed = match existing.status {
+            RefundStatus::Success => {
+                return Ok(Prepared::Answered(
+                    current(state, existing.payment_id).await?,
+                ));
+            }
+            RefundStatus::Pending => refunds::stamp_attempt(&state.pool, existing.id).await?,
+            // Released (the gateway refused it, or never saw it): ask again under the same gateway
+            // key, which can never make it twice.
+            RefundStatus::Failed => reopen(state, &existing).await?,
+        };
+        if let Some(refund) = resumed {
+            tracing::info!(refund_id = %refund.id, "resuming a refund at the gateway");
+            let payment = current(state, refund.payment_id).await?;
+            return Ok(Prepared::Call(call_for(refund, &payment)?));
+        }
+    }
+    Err(PaymentError::KeyInFlight.into())
+}
+
+/// Writes a new refund down PENDING and reserves its amount, in one short transaction.
+async fn reserve_new(state: &AppState, request: &RefundRequest<'_>) -> ApiResult<RefundCall> {
+    let mut payment = current(state, request.payment_id).await?;
+    // A reservation fails only when another refund changed the payment since it was read: plan
+    // again on what it left.
+    for _ in 0..3 {
+        let amount = plan_refund(&payment, request.refund.amount)?;
+        let mut tx = state.pool.begin().await?;
+        let Some(reserved) = payments::reserve_refund(&mut tx, payment.id, amount).await? else {
+            drop(tx);
+            payment = current(state, request.payment_id).await?;
+            continue;
+        };
+        let refund = refunds::insert_pending(
+            &mut tx,
+            &NewRefund {
+                id: Uuid::now_v7(),
+                payment_id: payment.id,
+                amount,
+                reason: &request.refund.reason,
+                caller: &request.caller.subject,
+                key: request.key.as_str(),
+                fingerprint: request.fingerprint,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return call_for(refund, &reserved);
+    }
+    Err(PaymentError::NotRefundable(
+        "Other refunds of this payment are changing what remains; try again.".into(),
+    )
+    .into())
+}
+
+/// Makes a FAILED refund PENDING again with its amount reserved once more; `None` when it is no
+/// longer FAILED.
+async fn reopen(state: &AppState, refund: &RefundRow) -> ApiResult<Option<RefundRow>> {
+    let mut tx = state.pool.begin().await?;
+    if payments::reserve_refund(&mut tx, refund.payment_id, refund.amount)
+        .await?
+        .is_none()
+    {
+        drop(tx);
+        let payment = current(state, refund.payment_id).await?;
+        // What it would give back was refunded or reserved by others since it failed.
+        return Err(plan_refund(&payment, Some(refund.amount))
+            .err()
+            .unwrap_or_else(|| {
+                PaymentError::NotRefundable("This refund can no longer be made.".into()).into()
+            }));
+    }
+    let reopened = refunds::reopen(&mut tx, refund.id).await?;
+    if reopened.is_some() {
+        tx.commit().await?;
+    }
+    Ok(reopened)
+}
+
+fn call_for(refund: RefundRow, payment: &PaymentRow) -> ApiResult<RefundCall> {
+    let Some(charge_reference) = payment.gateway_reference.clone() else {
+        return Err(anyhow!("refunded payment {} has no gateway reference", payment.id).into());
+    };
+    Ok(RefundCall {
+        refund,
+        currency: payment.currency,
+        charge_reference,
+    })
+}
+
+/// Asks the gateway for a PENDING refund and records what it answered. Without an answer the
+/// refund stays PENDING and holding its amount (502).
+async fn refund_at_gateway(state: &AppState, call: &RefundCall) -> ApiResult<PaymentView> {
+    let refund = &call.refund;
+    let command = RefundCommand {
+        payment_id: refund.payment_id,
+        refund_id: refund.id,
+        gateway_reference: call.charge_reference.clone(),
+        amount: refund.amount,
+        currency: call.currency,
+        // The refund's own id: the same on every retry of it, so the gateway makes it once.
+        idempotency_key: refund.id.to_string(),
     };
     let gateway = state.gateway.name();
     let started = Instant::now();
@@ -244,69 +447,138 @@ pub async fn refund(
     let latency = started.elapsed();
     state.metrics.gateway_call(gateway, "refund", latency);
     let attempt = new_attempt(
-        payment_id,
+        refund.payment_id,
+        Some(refund.id),
         Operation::Refund,
         gateway,
         json!({
-            "amount": amount,
-            "currency": payment.currency,
+            "amount": command.amount,
+            "currency": command.currency,
             "idempotencyKey": command.idempotency_key,
         }),
         latency,
     );
-    let reference = match result {
-        Ok(made) => made.reference,
+    let outcome = match result {
+        Ok(outcome) => outcome,
         Err(error) => {
-            // Nothing was refunded: unlock the payment, then write the attempt down on its own
-            // (the transaction's work is void).
-            tx.rollback().await?;
             let failed = NewAttempt {
                 error: Some(&error.message),
                 ..attempt
             };
             attempts::insert(&state.pool, &failed).await?;
-            tracing::warn!(%error, "the payment gateway failed a refund; nothing was refunded");
-            return Err(PaymentError::Gateway(error).into());
+            tracing::warn!(refund_id = %refund.id, %error, "the payment gateway did not answer a refund; it stays PENDING");
+            return Err(PaymentError::RefundPending(error).into());
         }
     };
-    // Written in the transaction that holds the lock: no second connection is needed while the
-    // payment row blocks other refunds.
-    let succeeded = NewAttempt {
-        outcome: Outcome::Succeeded,
-        gateway_reference: Some(&reference),
+    let settlement = RefundSettlement::from(&outcome);
+    let decided = NewAttempt {
+        outcome: match outcome {
+            RefundOutcome::Made { .. } => Outcome::Succeeded,
+            RefundOutcome::Refused { .. } => Outcome::Declined,
+        },
         ..attempt
     };
-    attempts::insert(&mut *tx, &succeeded).await?;
-    refunds::insert(
-        &mut tx,
-        &NewRefund {
-            id: Uuid::now_v7(),
-            payment_id,
-            amount,
-            reason: &refund.reason,
-            gateway_reference: &reference,
-            caller: &caller.subject,
-            key: key.as_str(),
+    match settle_refund(state, refund.id, &settlement, decided, None).await? {
+        Some(payment) => match settlement {
+            RefundSettlement::Made { .. } => Ok(payment.into()),
+            RefundSettlement::Released { reason } => Err(PaymentError::NotRefundable(format!(
+                "The gateway refused the refund ({reason}); nothing was refunded."
+            ))
+            .into()),
         },
-    )
-    .await?;
-    let updated = payments::record_refund(&mut tx, payment_id, refunded_total, next).await?;
-    tx.commit().await?;
-    state.metrics.refunds.inc();
-    tracing::info!(%amount, status = %next, "refund made");
-    Ok(updated.into())
+        // Settled meanwhile (by the reconciler, after a very long call): the record stands.
+        None => answer_settled_refund(state, refund.id).await,
+    }
 }
 
-/// What a refund of `requested` (by default all that remains) would do: the amount, the new
-/// refunded total, and the status that goes with it; 409 when the payment does not allow it.
-fn plan_refund(
-    payment: &PaymentRow,
-    requested: Option<Money>,
-) -> ApiResult<(Money, Money, PaymentStatus)> {
-    let remaining = payment
-        .amount
-        .checked_sub(payment.refunded_amount)
-        .unwrap_or(Money::ZERO);
+/// The answer for a refund someone else settled.
+async fn answer_settled_refund(state: &AppState, refund_id: Uuid) -> ApiResult<PaymentView> {
+    let refund = refunds::find(&state.pool, refund_id)
+        .await?
+        .ok_or_else(|| anyhow!("refund {refund_id} vanished"))?;
+    match refund.status {
+        RefundStatus::Success => Ok(current(state, refund.payment_id).await?.into()),
+        RefundStatus::Failed => Err(PaymentError::NotRefundable(format!(
+            "The refund failed ({}); nothing was refunded.",
+            refund.failure_reason.as_deref().unwrap_or("unknown")
+        ))
+        .into()),
+        RefundStatus::Pending => Err(PaymentError::KeyInFlight.into()),
+    }
+}
+
+/// How a PENDING refund is settled.
+pub(crate) enum RefundSettlement<'a> {
+    /// The gateway made it: SUCCESS, and the payment's refunded amount grows.
+    Made { reference: &'a str },
+    /// It was not made: FAILED, and its reservation is released.
+    Released { reason: &'a str },
+}
+
+impl<'a> From<&'a RefundOutcome> for RefundSettlement<'a> {
+    fn from(outcome: &'a RefundOutcome) -> Self {
+        match outcome {
+            RefundOutcome::Made { reference } => Self::Made { reference },
+            RefundOutcome::Refused { reason } => Self::Released { reason },
+        }
+    }
+}
+
+/// Writes the attempt (its outcome set by the caller) and settles a PENDING refund and its
+/// payment in one transaction, counting a made refund once. `None` when it was settled meanwhile,
+/// or (`lease`) taken over since it was claimed; the attempt is kept either way.
+pub(crate) async fn settle_refund(
+    state: &AppState,
+    refund_id: Uuid,
+    settlement: &RefundSettlement<'_>,
+    attempt: NewAttempt<'_>,
+    lease: Option<Uuid>,
+) -> sqlx::Result<Option<PaymentRow>> {
+    let (status, reference, reason) = match *settlement {
+        RefundSettlement::Made { reference } => (RefundStatus::Success, Some(reference), None),
+        RefundSettlement::Released { reason } => (RefundStatus::Failed, None, Some(reason)),
+    };
+    let decided = NewAttempt {
+        gateway_reference: reference,
+        ..attempt
+    };
+    let mut tx = state.pool.begin().await?;
+    attempts::insert(&mut *tx, &decided).await?;
+    let Some(refund) =
+        refunds::settle(&mut tx, refund_id, status, reference, reason, lease).await?
+    else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let payment = match settlement {
+        RefundSettlement::Made { .. } => {
+            payments::refund_made(&mut tx, refund.payment_id, refund.amount).await?
+        }
+        RefundSettlement::Released { .. } => {
+            payments::refund_released(&mut tx, refund.payment_id, refund.amount).await?
+        }
+    };
+    tx.commit().await?;
+    match settlement {
+        RefundSettlement::Made { .. } => {
+            state.metrics.refunds.inc();
+            tracing::info!(%refund_id, amount = %refund.amount, status = %payment.status, "refund made");
+        }
+        RefundSettlement::Released { reason } => {
+            tracing::info!(%refund_id, reason, "refund not made; its amount is released");
+        }
+    }
+    Ok(Some(payment))
+}
+
+/// The amount a refund of `requested` (by default all that remains) would give back; 409 when the
+/// payment does not allow it. What PENDING refunds hold counts as taken.
+fn plan_refund(payment: &PaymentRow, requested: Option<Money>) -> ApiResult<Money> {
+    let taken = payment
+        .refunded_amount
+        .checked_add(payment.refund_reserved)
+        .unwrap_or(payment.amount);
+    let remaining = payment.amount.checked_sub(taken).unwrap_or(Money::ZERO);
     let amount = requested.unwrap_or(remaining);
     if amount.in_smallest_unit(payment.currency).is_none() {
         return Err(ApiError::field(
@@ -314,29 +586,40 @@ fn plan_refund(
             format!("{} has no cents", payment.currency),
         ));
     }
-    payment
-        .refunded_amount
-        .checked_add(amount)
-        .ok_or(RefundRefusal::ExceedsCharge)
-        .and_then(|total| {
-            payment
-                .status
-                .after_refund(payment.amount, total)
-                .map(|next| (amount, total, next))
-        })
-        .map_err(|refusal| match refusal {
-            RefundRefusal::ExceedsCharge => PaymentError::NotRefundable(format!(
+    let checked = if amount.is_positive() {
+        taken
+            .checked_add(amount)
+            .ok_or(RefundRefusal::ExceedsCharge)
+            .and_then(|total| payment.status.after_refund(payment.amount, total))
+    } else {
+        // Nothing remains (what is left is being refunded), or the payment is not refundable.
+        payment
+            .status
+            .after_refund(payment.amount, payment.amount)
+            .and(Err(RefundRefusal::ExceedsCharge))
+    };
+    checked.map(|_| amount).map_err(|refusal| {
+        let detail = match refusal {
+            RefundRefusal::ExceedsCharge if payment.refund_reserved.is_positive() => format!(
+                "Only {remaining} {currency} of this payment can still be refunded \
+                 ({reserved} {currency} more is being refunded).",
+                currency = payment.currency,
+                reserved = payment.refund_reserved,
+            ),
+            RefundRefusal::ExceedsCharge => format!(
                 "Only {remaining} {} of this payment can still be refunded.",
                 payment.currency
-            )),
-            other => PaymentError::NotRefundable(format!("{other}.")),
-        })
-        .map_err(ApiError::from)
+            ),
+            other => format!("{other}."),
+        };
+        PaymentError::NotRefundable(detail).into()
+    })
 }
 
 /// An attempt at the gateway, as a failure until its outcome says otherwise.
-fn new_attempt(
+pub(crate) fn new_attempt(
     payment_id: Uuid,
+    refund_id: Option<Uuid>,
     operation: Operation,
     gateway: &str,
     request: serde_json::Value,
@@ -344,6 +627,7 @@ fn new_attempt(
 ) -> NewAttempt<'_> {
     NewAttempt {
         payment_id,
+        refund_id,
         operation,
         gateway,
         request,
@@ -352,19 +636,6 @@ fn new_attempt(
         error: None,
         latency,
     }
-}
-
-/// The gateway's key for one refund request: the same on every retry of it (payment, caller and
-/// key), different for any other, and short enough for any gateway (SHA-256 in hex).
-fn refund_gateway_key(payment_id: Uuid, caller: &str, key: &IdempotencyKey) -> String {
-    let digest = fingerprint("refund", &(payment_id, caller, key.as_str()));
-    let mut hex = String::with_capacity(3 + 2 * digest.len());
-    hex.push_str("re_");
-    for byte in digest {
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
 }
 
 /// A payment, for its payer, admins and services granted `payments:read`; anyone else gets 404.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{HistogramVec, IntCounter, IntCounterVec};
+use prometheus::{GaugeVec, HistogramVec, IntCounter, IntCounterVec, Opts};
 use service_kit::idempotency::IdempotencyStore;
 use service_kit::metrics::Metrics;
 use sqlx::PgPool;
 
+use crate::config::ReconcilePolicy;
 use crate::gateway::Gateway;
 
 #[derive(Clone)]
@@ -16,6 +17,24 @@ pub struct AppState {
     pub idempotency: IdempotencyStore,
     pub gateway: Arc<Gateway>,
     pub metrics: PaymentMetrics,
+    /// What the reconciler's rounds follow.
+    pub reconcile: ReconcilePolicy,
+}
+
+/// What the reconciler looks at: a charge or a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Charge,
+    Refund,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Charge => "charge",
+            Self::Refund => "refund",
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -24,11 +43,13 @@ pub struct PaymentMetrics {
     failures: IntCounterVec,
     pub refunds: IntCounter,
     gateway_duration: HistogramVec,
+    reconciled: IntCounterVec,
+    oldest_pending: GaugeVec,
 }
 
 impl PaymentMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        Self {
+        let registered = Self {
             payments: metrics.counter_vec(
                 "payments_total",
                 "Charges settled by the gateway, by resulting status (success, failed)",
@@ -48,7 +69,44 @@ impl PaymentMetrics {
                 ],
                 &["gateway", "operation"],
             ),
+            reconciled: metrics.counter_vec(
+                "payment_reconciled_total",
+                "PENDING charges and refunds the reconciler asked the gateway about, by kind \
+                 (charge, refund) and outcome (succeeded, declined, not_found: settled; \
+                 undecided, gateway_error: asked again later; superseded: settled meanwhile by \
+                 a live attempt or another replica)",
+                &["kind", "outcome"],
+            ),
+            oldest_pending: metrics.register(
+                GaugeVec::new(
+                    Opts::new(
+                        "payment_oldest_pending_age_seconds",
+                        "Age of the oldest PENDING charge or refund, by kind (0 when none): money \
+                         whose fate is not on record yet. Updated by every reconciler round",
+                    ),
+                    &["kind"],
+                )
+                .expect("static metric definition"),
+            ),
+        };
+        // Exported from the start, so that an alert on them has a series before the first round.
+        for kind in [Kind::Charge, Kind::Refund] {
+            registered.oldest_pending(kind, 0.0);
         }
+        registered
+    }
+
+    /// An item the reconciler asked about, and what came of it.
+    pub fn reconciled(&self, kind: Kind, outcome: &str) {
+        self.reconciled
+            .with_label_values(&[kind.as_str(), outcome])
+            .inc();
+    }
+
+    pub fn oldest_pending(&self, kind: Kind, seconds: f64) {
+        self.oldest_pending
+            .with_label_values(&[kind.as_str()])
+            .set(seconds);
     }
 
     /// A charge the gateway decided: `success` or `failed`.
@@ -60,6 +118,7 @@ impl PaymentMetrics {
         self.failures.with_label_values(&[reason]).inc();
     }
 
+    /// Every gateway call: `charge`, `refund`, `charge_lookup`, `refund_lookup`.
     pub fn gateway_call(&self, gateway: &str, operation: &str, took: Duration) {
         self.gateway_duration
             .with_label_values(&[gateway, operation])

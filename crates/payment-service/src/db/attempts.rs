@@ -7,6 +7,10 @@ use uuid::Uuid;
 pub enum Operation {
     Charge,
     Refund,
+    /// The reconciler asking what became of a charge.
+    ChargeLookup,
+    /// The reconciler asking what became of a refund.
+    RefundLookup,
 }
 
 impl Operation {
@@ -14,6 +18,8 @@ impl Operation {
         match self {
             Self::Charge => "charge",
             Self::Refund => "refund",
+            Self::ChargeLookup => "charge_lookup",
+            Self::RefundLookup => "refund_lookup",
         }
     }
 }
@@ -21,8 +27,14 @@ impl Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Succeeded,
+    /// A charge declined, or a refund refused.
     Declined,
+    /// The gateway did not decide (or, asked, could not tell).
     Error,
+    /// Asked, the gateway had no record of it.
+    NotFound,
+    /// Asked, the gateway had it but had not decided yet.
+    Undecided,
 }
 
 impl Outcome {
@@ -31,6 +43,8 @@ impl Outcome {
             Self::Succeeded => "succeeded",
             Self::Declined => "declined",
             Self::Error => "error",
+            Self::NotFound => "not_found",
+            Self::Undecided => "undecided",
         }
     }
 }
@@ -38,6 +52,8 @@ impl Outcome {
 /// One call to the gateway, for the audit trail. `request` never holds the card token.
 pub struct NewAttempt<'a> {
     pub payment_id: Uuid,
+    /// The refund, for a refund's calls.
+    pub refund_id: Option<Uuid>,
     pub operation: Operation,
     pub gateway: &'a str,
     pub request: serde_json::Value,
@@ -50,8 +66,8 @@ pub struct NewAttempt<'a> {
 pub async fn insert(db: impl PgExecutor<'_>, attempt: &NewAttempt<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO gateway_attempts (id, payment_id, operation, gateway, request, outcome,
-                                       gateway_reference, error, latency_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                       gateway_reference, error, latency_ms, refund_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(Uuid::now_v7())
     .bind(attempt.payment_id)
@@ -62,6 +78,7 @@ pub async fn insert(db: impl PgExecutor<'_>, attempt: &NewAttempt<'_>) -> sqlx::
     .bind(attempt.gateway_reference)
     .bind(attempt.error)
     .bind(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX))
+    .bind(attempt.refund_id)
     .execute(db)
     .await?;
     Ok(())

@@ -2,6 +2,18 @@
 //! that intent. Both are form-encoded, as Stripe's API wants, and carry our idempotency key in
 //! Stripe's own `Idempotency-Key` header, so a retry never charges or refunds twice.
 //!
+//! Stripe cannot be asked about an idempotency key, so "what happened to key K" is answered from
+//! the metadata we put on every object (`payment_id` on intents, `refund_id` on refunds):
+//!
+//! - a charge: Search (`GET /v1/payment_intents/search`, `metadata['payment_id']:'…'`) first. Search
+//!   is eventually consistent (Stripe: "under normal operating conditions, data is searchable in
+//!   less than a minute", up to an hour behind during outages; not offered in India), so not
+//!   found there proves nothing: the List (`GET /v1/payment_intents`, `created` between the first
+//!   attempt and the last, with a margin for the clocks), which is strongly consistent, decides,
+//!   page by page up to a bound beyond which it answers "cannot tell yet".
+//! - a refund: the List of the intent's refunds (`GET /v1/refunds?payment_intent=…`), strongly
+//!   consistent and short.
+//!
 //! Amounts go in integer minor units (`Money::minor`), right for every two-decimal currency.
 //! Zero-decimal currencies (JPY, KRW, ...) take the major unit at Stripe and are out of scope.
 
@@ -13,13 +25,27 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use service_kit::money::{Currency, Money};
 
-use super::{ChargeCommand, GatewayError, GatewayOutcome, GatewayRefund, RefundCommand};
+use super::{
+    ChargeCommand, ChargeLookup, GatewayError, GatewayOutcome, Lookup, RefundCommand, RefundLookup,
+    RefundOutcome,
+};
 
 /// How long a call to Stripe may take before it counts as a gateway failure.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Decline reasons are Stripe's codes (a few dozen); longer text is not a code.
 const MAX_REASON: usize = 64;
+
+/// Stripe's largest page.
+const PAGE: &str = "100";
+
+/// How many pages of intents a charge lookup reads before it gives up for this round: 1 000
+/// intents created around one payment is a busy shop; past that, it asks again next round.
+const MAX_LIST_PAGES: usize = 10;
+
+/// Around a payment's attempts, how far Stripe's `created` may stray: our clock against Stripe's,
+/// and a request that reached Stripe a little after we gave up on it.
+const CLOCK_MARGIN_SECONDS: i64 = 300;
 
 pub struct StripeGateway {
     http: reqwest::Client,
@@ -103,13 +129,16 @@ impl StripeGateway {
         Err(self.failure(status, &body))
     }
 
-    pub async fn refund(&self, command: &RefundCommand) -> Result<GatewayRefund, GatewayError> {
+    pub async fn refund(&self, command: &RefundCommand) -> Result<RefundOutcome, GatewayError> {
         let amount = smallest_unit(command.amount, command.currency)?;
         let payment_id = command.payment_id.to_string();
+        let refund_id = command.refund_id.to_string();
         let form = [
             ("payment_intent", command.gateway_reference.as_str()),
             ("amount", amount.as_str()),
             ("metadata[payment_id]", payment_id.as_str()),
+            // How the reconciler finds it, should this answer be lost.
+            ("metadata[refund_id]", refund_id.as_str()),
         ];
         let (status, body) = self
             .post("/v1/refunds", &command.idempotency_key, &form)
@@ -117,18 +146,114 @@ impl StripeGateway {
         if !status.is_success() {
             return Err(self.failure(status, &body));
         }
-        let Some(id) = body["id"].as_str() else {
-            return Err(GatewayError::new("Stripe answered a refund without an id"));
-        };
-        match body["status"].as_str() {
-            Some(refused @ ("failed" | "canceled")) => Err(GatewayError::new(format!(
-                "Stripe's refund {id} is {refused}"
-            ))),
-            // `succeeded`, or `pending` for methods that settle later: the refund is Stripe's now.
-            _ => Ok(GatewayRefund {
-                reference: id.to_owned(),
-            }),
+        refund_outcome(&body)
+    }
+
+    /// Search by `metadata[payment_id]`; when search does not have it, the list of the intents
+    /// created around the payment's attempts decides.
+    pub async fn charge_status(
+        &self,
+        lookup: &ChargeLookup,
+    ) -> Result<Lookup<GatewayOutcome>, GatewayError> {
+        let payment_id = lookup.payment_id.to_string();
+        let query = format!("metadata['payment_id']:'{payment_id}'");
+        let (status, body) = self
+            .get(
+                "/v1/payment_intents/search",
+                &[("query", query.as_str()), ("limit", "10")],
+            )
+            .await?;
+        if status.is_success() {
+            if let Some(intent) = find(&body, "payment_id", &payment_id) {
+                return intent_lookup(intent);
+            }
+        } else {
+            // Search may be unavailable (some accounts have none); the list still answers.
+            tracing::warn!(%payment_id, error = %self.failure(status, &body), "Stripe's search failed; listing instead");
         }
+        let from = (lookup.first_attempt.timestamp() - CLOCK_MARGIN_SECONDS).to_string();
+        let to = (lookup.last_attempt.max(lookup.first_attempt).timestamp() + CLOCK_MARGIN_SECONDS)
+            .to_string();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let mut params = vec![
+                ("created[gte]", from.as_str()),
+                ("created[lte]", to.as_str()),
+                ("limit", PAGE),
+            ];
+            if let Some(last) = &after {
+                params.push(("starting_after", last.as_str()));
+            }
+            let page = self.list("/v1/payment_intents", &params).await?;
+            if let Some(intent) = find(&page, "payment_id", &payment_id) {
+                return intent_lookup(intent);
+            }
+            match next_page(&page) {
+                Some(last) => after = Some(last),
+                None => return Ok(Lookup::NotFound),
+            }
+        }
+        Err(GatewayError::new(format!(
+            "more than {} PaymentIntents were created around payment {payment_id}: cannot tell yet",
+            MAX_LIST_PAGES * 100
+        )))
+    }
+
+    /// The refund among the intent's refunds whose `metadata[refund_id]` is ours.
+    pub async fn refund_status(
+        &self,
+        lookup: &RefundLookup,
+    ) -> Result<Lookup<RefundOutcome>, GatewayError> {
+        let refund_id = lookup.refund_id.to_string();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let mut params = vec![
+                ("payment_intent", lookup.charge_reference.as_str()),
+                ("limit", PAGE),
+            ];
+            if let Some(last) = &after {
+                params.push(("starting_after", last.as_str()));
+            }
+            let page = self.list("/v1/refunds", &params).await?;
+            if let Some(refund) = find(&page, "refund_id", &refund_id) {
+                return refund_outcome(refund).map(Lookup::Decided);
+            }
+            match next_page(&page) {
+                Some(last) => after = Some(last),
+                None => return Ok(Lookup::NotFound),
+            }
+        }
+        Err(GatewayError::new(format!(
+            "more than {} refunds of {}: cannot tell yet",
+            MAX_LIST_PAGES * 100,
+            lookup.charge_reference
+        )))
+    }
+
+    /// A page of a list; anything but a 2xx is a failure.
+    async fn list(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, GatewayError> {
+        let (status, body) = self.get(path, params).await?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(self.failure(status, &body))
+        }
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(StatusCode, Value), GatewayError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.api_base))
+            .bearer_auth(self.api_key.expose_secret())
+            .query(params)
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        read(response).await
     }
 
     /// Sends a form and returns the status and the JSON body (null when it is not JSON: a
@@ -148,9 +273,7 @@ impl StripeGateway {
             .send()
             .await
             .map_err(|e| transport(&e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| transport(&e))?;
-        Ok((status, serde_json::from_str(&text).unwrap_or_default()))
+        read(response).await
     }
 
     /// Any answer that is neither a success nor a card decline: 5xx, or a 4xx about the request
@@ -165,6 +288,62 @@ impl StripeGateway {
             message = message.replace(key, "[redacted]");
         }
         GatewayError::new(format!("Stripe answered {status}: {message}"))
+    }
+}
+
+/// The status and the JSON body (null when it is not JSON: a proxy's error page, say; the status
+/// decides then).
+async fn read(response: reqwest::Response) -> Result<(StatusCode, Value), GatewayError> {
+    let status = response.status();
+    let text = response.text().await.map_err(|e| transport(&e))?;
+    Ok((status, serde_json::from_str(&text).unwrap_or_default()))
+}
+
+/// The object of a list (or search) page whose `metadata[field]` is `value`.
+fn find<'a>(page: &'a Value, field: &str, value: &str) -> Option<&'a Value> {
+    page["data"]
+        .as_array()?
+        .iter()
+        .find(|object| object["metadata"][field] == value)
+}
+
+/// The cursor of the next page: the last object's id, when there is more.
+fn next_page(page: &Value) -> Option<String> {
+    if page["has_more"] != true {
+        return None;
+    }
+    page["data"].as_array()?.last()?["id"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// A refund Stripe answered: made (`succeeded`, or `pending` for methods that settle later: the
+/// refund is Stripe's now), or refused (`failed`, `canceled`: nothing was given back).
+fn refund_outcome(refund: &Value) -> Result<RefundOutcome, GatewayError> {
+    let Some(id) = refund["id"].as_str() else {
+        return Err(GatewayError::new("Stripe answered a refund without an id"));
+    };
+    match refund["status"].as_str() {
+        Some(refused @ ("failed" | "canceled")) => Ok(RefundOutcome::Refused {
+            reason: refund["failure_reason"]
+                .as_str()
+                .unwrap_or(refused)
+                .chars()
+                .take(MAX_REASON)
+                .collect(),
+        }),
+        _ => Ok(RefundOutcome::Made {
+            reference: id.to_owned(),
+        }),
+    }
+}
+
+/// What an intent found after the fact says: decided as [`intent_outcome`] reads it, or not yet
+/// (`processing`, or waiting for a confirmation or a capture we never asked for).
+fn intent_lookup(intent: &Value) -> Result<Lookup<GatewayOutcome>, GatewayError> {
+    match intent["status"].as_str() {
+        Some("processing" | "requires_confirmation" | "requires_capture") => Ok(Lookup::Undecided),
+        _ => intent_outcome(intent).map(Lookup::Decided),
     }
 }
 

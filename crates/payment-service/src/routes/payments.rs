@@ -68,7 +68,9 @@ pub async fn charge(
 }
 
 /// Refund a payment in full (the default: all that remains) or in part (services and admins).
-/// `Idempotency-Key` is required; refunds never add up to more than was charged.
+/// `Idempotency-Key` is required; refunds never add up to more than was charged. A refund the
+/// gateway did not answer (502) stays pending, holding its amount: a retry with the same key
+/// resumes it, and the reconciler settles it otherwise.
 #[utoipa::path(post, path = "/v1/payments/{id}/refund", tag = "payments", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Idempotency-Key" = String, Header, description = "Required; scoped to the caller")),
     request_body = RefundRequest,
@@ -76,9 +78,9 @@ pub async fn charge(
         (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, description = "Customers cannot refund", body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "Not refundable (`not-refundable`): status, or more than remains", body = Problem),
+        (status = 409, description = "Not refundable (`not-refundable`): status, more than remains (pending refunds count), or refused by the gateway", body = Problem),
         (status = 422, body = Problem),
-        (status = 502, description = "The gateway failed; nothing was refunded", body = Problem)))]
+        (status = 502, description = "The gateway did not answer: the refund is PENDING and holds its amount; retry with the same key", body = Problem)))]
 pub async fn refund(
     State(state): State<AppState>,
     caller: Authorized<Refund>,
@@ -88,7 +90,14 @@ pub async fn refund(
 ) -> ApiResult<Response> {
     let refund = request.validate()?;
     let print = fingerprint(&format!("POST /v1/payments/{id}/refund"), &request);
-    let work = Box::pin(payments::refund(&state, &caller.caller, &key, id, refund));
+    let work = Box::pin(payments::refund(
+        &state,
+        &caller.caller,
+        &key,
+        id,
+        refund,
+        &print,
+    ));
     Ok(state
         .idempotency
         .respond(&caller.subject, Some(&key), &print, StatusCode::OK, work)

@@ -10,6 +10,8 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use test_support::UserService;
+
+use crate::fake_stripe::FakeStripe;
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -25,6 +27,14 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn(pool: PgPool) -> Self {
         Self::spawn_with(pool, &[]).await
+    }
+
+    /// The app on the Stripe adapter, pointed at a fake Stripe.
+    pub async fn spawn_stripe(pool: PgPool, stripe: &FakeStripe, vars: &[(&str, &str)]) -> Self {
+        let mut all = stripe.vars();
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Self::spawn_with(pool, &all).await
     }
 
     pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
@@ -44,6 +54,59 @@ impl TestApp {
             users,
             state: app.state,
         }
+    }
+
+    /// Another replica of payment-service over the same database (or the same one restarted):
+    /// its state, with its own gateway object.
+    pub async fn replica(&self, vars: &[(&str, &str)]) -> AppState {
+        let mut all: Vec<(String, String)> =
+            vec![("USER_SERVICE_URL".into(), self.users.url.clone())];
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        service_kit::app::build::<Payments>(test_support::env(all), self.pool.clone())
+            .await
+            .unwrap()
+            .state
+    }
+
+    /// One round of the reconciler, as its background task runs it.
+    pub async fn reconcile(&self) {
+        reconcile(&self.state).await;
+    }
+
+    /// Makes every PENDING charge and refund look `by` older, as if time had passed since their
+    /// last gateway call.
+    pub async fn age_pending(&self, by: std::time::Duration) {
+        for table in ["payments", "refunds"] {
+            sqlx::query(&format!(
+                "UPDATE {table}
+                 SET created_at = created_at - $1, attempted_at = attempted_at - $1,
+                     checked_at = checked_at - $1
+                 WHERE status = 'PENDING'"
+            ))
+            .bind(by)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        }
+    }
+
+    /// The refunds of a payment in the database, oldest first: (status, amount).
+    pub async fn stored_refunds(&self, payment: &str) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT status, amount::text FROM refunds WHERE payment_id = $1::uuid
+             ORDER BY created_at, id",
+        )
+        .bind(payment)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// A payment as order-service reads it.
+    pub async fn payment_now(&self, id: &str) -> Value {
+        let response = self.payment(&self.service_token, id).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -199,6 +262,11 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// One round of the reconciler over a replica's state.
+pub async fn reconcile(state: &AppState) {
+    payment_service::reconciler::round(state).await.unwrap();
 }
 
 /// A charge body in EUR.

@@ -160,6 +160,68 @@ async fn twenty_concurrent_refunds_never_exceed_the_charge(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn ten_concurrent_refunds_of_everything_at_a_slow_gateway_refund_once(pool: PgPool) {
+    // No lock is held across the gateway call: the reservation alone keeps them apart.
+    let app = TestApp::spawn_with(pool, &[("SIMULATED_GATEWAY_LATENCY_MS", "50")]).await;
+    let (_, buyer) = app.buyer().await;
+    let payment = id_of(&app.paid(buyer, "80.00").await);
+    let attempts = (0..10).map(|_| {
+        let (app, payment) = (&app, &payment);
+        async move {
+            app.refund(
+                &app.service_token,
+                payment,
+                &new_key(),
+                &json!({"reason": "event cancelled"}),
+            )
+            .await
+            .status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((ok, refused), (1, 9), "{statuses:?}");
+    assert_eq!(app.gateway().refunds_made(), 1);
+    let now = app.payment_now(&payment).await;
+    assert_eq!(now["status"], "REFUNDED");
+    assert_eq!(now["refundedAmount"], "80.00");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_database_refuses_refunds_that_do_not_add_up(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (_, buyer) = app.buyer().await;
+    let payment = id_of(&app.paid(buyer, "50.00").await);
+    app.refund(
+        &app.service_token,
+        &payment,
+        &new_key(),
+        &json!({"amount": "20.00", "reason": "one seat"}),
+    )
+    .await;
+    // A reservation without a pending refund, or a refund without its amount on the payment:
+    // refused at commit, whoever writes it.
+    for statement in [
+        "UPDATE payments SET refund_reserved = 10 WHERE id = $1::uuid",
+        "UPDATE refunds SET status = 'PENDING' WHERE payment_id = $1::uuid",
+        "UPDATE payments SET refunded_amount = 30, status = 'PARTIALLY_REFUNDED'
+         WHERE id = $1::uuid",
+    ] {
+        let error = sqlx::query(statement)
+            .bind(payment.as_str())
+            .execute(&app.pool)
+            .await
+            .unwrap_err();
+        let constraint = error.as_database_error().and_then(|e| e.constraint());
+        assert_eq!(constraint, Some("refunds_add_up"), "{statement}: {error}");
+    }
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_failed_payment_cannot_be_refunded(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (_, buyer) = app.buyer().await;
