@@ -223,7 +223,10 @@ impl Fleet {
     async fn seat_statuses(&self, event: &str, seats: &[String]) -> anyhow::Result<Vec<String>> {
         let list = self
             .get(
-                format!("{}/v1/seats?eventId={event}", self.args.seating_url),
+                format!(
+                    "{}/v1/seats?eventId={event}&limit=100",
+                    self.args.seating_url
+                ),
                 None,
             )
             .await?;

@@ -421,7 +421,7 @@ async fn buy_one(
             .json(
                 reqwest::Method::GET,
                 format!(
-                    "{}/v1/seats?eventId={event}&status=AVAILABLE",
+                    "{}/v1/seats?eventId={event}&status=AVAILABLE&limit=100",
                     client.urls.seating
                 ),
                 None,
@@ -555,25 +555,31 @@ async fn event_orders(client: &Client, event: &str, service: &str) -> anyhow::Re
     Ok(orders)
 }
 
-/// Seating's status of every seat of the event, by seat id.
+/// Seating's status of every seat of the event, by seat id (the list is paged: all pages).
 async fn seat_statuses(client: &Client, event: &str) -> anyhow::Result<HashMap<String, String>> {
-    let seats = client
-        .json(
-            reqwest::Method::GET,
-            format!("{}/v1/seats?eventId={event}", client.urls.seating),
-            None,
-            None,
-        )
-        .await?;
-    Ok(seats["items"]
-        .as_array()
-        .context("a seat list")?
-        .iter()
-        .map(|s| {
+    let mut statuses = HashMap::new();
+    for page in 1.. {
+        let seats = client
+            .json(
+                reqwest::Method::GET,
+                format!(
+                    "{}/v1/seats?eventId={event}&limit=100&page={page}",
+                    client.urls.seating
+                ),
+                None,
+                None,
+            )
+            .await?;
+        let items = seats["items"].as_array().context("a seat list")?;
+        if items.is_empty() {
+            break;
+        }
+        statuses.extend(items.iter().map(|s| {
             (
                 s["seatId"].as_str().unwrap_or_default().to_owned(),
                 s["status"].as_str().unwrap_or_default().to_owned(),
             )
-        })
-        .collect())
+        }));
+    }
+    Ok(statuses)
 }

@@ -264,6 +264,12 @@ pub struct SeatQuery {
     /// AVAILABLE, HELD or SOLD.
     pub status: Option<String>,
     pub section: Option<String>,
+    /// From 1 (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -282,7 +288,12 @@ pub struct SeatView {
 pub struct SeatList {
     pub event_id: Uuid,
     pub currency: String,
+    /// This page's seats, by section, row and number.
     pub items: Vec<SeatView>,
+    pub page: i64,
+    pub limit: i64,
+    /// Seats matching the filters, over all pages.
+    pub total: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

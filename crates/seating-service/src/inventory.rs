@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use service_kit::money::Currency;
+use service_kit::paging::Paging;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -113,14 +114,25 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
         .map(SeatStatus::parse)
         .transpose()
         .map_err(|m| ApiError::field("status", m))?;
+    let paging = Paging::parse(query.page, query.limit).map_err(ApiError::Validation)?;
     let event = events::find(&state.pool, query.event_id)
         .await?
         .filter(EventRow::published)
         .ok_or(SeatingError::EventNotFound)?;
-    let rows = seats::list(&state.pool, event.id, status, query.section.as_deref()).await?;
+    let (rows, total) = seats::list(
+        &state.pool,
+        event.id,
+        status,
+        query.section.as_deref(),
+        paging,
+    )
+    .await?;
     Ok(SeatList {
         event_id: event.id,
         currency: currency_code(event.currency),
+        page: paging.page,
+        limit: paging.limit,
+        total,
         items: rows
             .into_iter()
             .map(|s| SeatView {
@@ -141,7 +153,7 @@ pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
         .await?
         .filter(EventRow::published)
         .ok_or(SeatingError::EventNotFound)?;
-    let rows = seats::list(&state.pool, event_id, None, None).await?;
+    let rows = seats::all_of(&state.pool, event_id).await?;
     let mut counts = BTreeMap::<SeatStatus, i64>::new();
     // Sections in order of first appearance (the list is sorted), rows likewise.
     let mut sections: Vec<SectionView> = Vec::new();

@@ -95,6 +95,9 @@ pub struct ServiceClient {
 /// A `reqwest::Client` with the fleet's connection settings.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
+        // A redirect would carry the service token (or a gateway's key) to wherever the
+        // Location header points: a 3xx is an answer, not an instruction.
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(2))
         .pool_idle_timeout(Duration::from_secs(60))
@@ -286,7 +289,41 @@ impl Call<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+
+    async fn serve(router: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_answer_and_the_token_goes_nowhere_else() {
+        let elsewhere_hits = Arc::new(AtomicUsize::new(0));
+        let hits = elsewhere_hits.clone();
+        let elsewhere = serve(axum::Router::new().fallback(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { "stolen" }
+        }))
+        .await;
+        let location = format!("{elsewhere}/collect");
+        let redirecting = serve(axum::Router::new().fallback(move || {
+            let location = location.clone();
+            async move { axum::response::Redirect::temporary(&location) }
+        }))
+        .await;
+        let response = http_client(Duration::from_secs(5))
+            .get(format!("{redirecting}/v1/anything"))
+            .bearer_auth("a-service-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn back_off_doubles_and_is_capped() {

@@ -78,10 +78,22 @@ impl<T: Serialize> IntoResponse for Json<T> {
 }
 
 /// Whether the JSON text escapes a NUL character (raw NUL bytes are not valid JSON anyway).
+/// Escapes are read in order, so `\\u0000` (an escaped backslash, then the text `u0000`) is
+/// text like any other.
 fn contains_nul_escape(bytes: &[u8]) -> bool {
-    bytes
-        .windows(6)
-        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].iter().all(|b| *b == b'0'))
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1..i + 6) == Some(b"u0000") {
+                return true;
+            }
+            // Skip the escaped character, whatever it is (a `\uXXXX` has no backslash in it).
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 fn nul_problem() -> Problem {
@@ -323,6 +335,10 @@ mod tests {
     fn nul_escapes_and_encodings_are_found() {
         assert!(contains_nul_escape(br#"{"email":"a\u0000@x.io"}"#));
         assert!(!contains_nul_escape(br#"{"email":"a\u0041@x.io"}"#));
+        // An escaped backslash followed by the text u0000 is no NUL...
+        assert!(!contains_nul_escape(br#"{"note":"C:\\u0000"}"#));
+        // ...but after an escaped backslash, an escaped NUL still is.
+        assert!(contains_nul_escape(br#"{"note":"\\\u0000"}"#));
         assert!(has_encoded_nul("city=%00"));
         assert!(!has_encoded_nul("city=%20Lisbon"));
     }

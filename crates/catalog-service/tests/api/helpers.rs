@@ -268,30 +268,36 @@ impl TestApp {
             .collect()
     }
 
-    /// The event's seats as seating lists them: (seat id, row), or the answer's status when it
-    /// has none to show.
+    /// The event's seats as seating lists them, every page: (seat id, row), or the answer's
+    /// status when it has none to show.
     pub async fn seating_seats(&self, event: Uuid) -> Result<Vec<(Uuid, String)>, StatusCode> {
-        let response = self
-            .http
-            .get(format!("{}/v1/seats?eventId={event}", self.seating))
-            .send()
-            .await
-            .unwrap();
-        if response.status() != StatusCode::OK {
-            return Err(response.status());
-        }
-        let list: Value = response.json().await.unwrap();
-        Ok(list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
+        let mut seats = Vec::new();
+        for page in 1.. {
+            let response = self
+                .http
+                .get(format!(
+                    "{}/v1/seats?eventId={event}&limit=100&page={page}",
+                    self.seating
+                ))
+                .send()
+                .await
+                .unwrap();
+            if response.status() != StatusCode::OK {
+                return Err(response.status());
+            }
+            let list: Value = response.json().await.unwrap();
+            let items = list["items"].as_array().unwrap();
+            if items.is_empty() {
+                return Ok(seats);
+            }
+            seats.extend(items.iter().map(|s| {
                 (
                     s["seatId"].as_str().unwrap().parse().unwrap(),
                     s["row"].as_str().unwrap().to_owned(),
                 )
-            })
-            .collect())
+            }));
+        }
+        unreachable!("pages run out")
     }
 
     /// A reserve of `seats` in seating, with a service token.

@@ -31,7 +31,10 @@ async fn publishing_pushes_the_seats_to_seating_first(pool: PgPool) {
         .unwrap();
     let seating: Value = app
         .http
-        .get(format!("{}/v1/seats?eventId={event}", app.seating))
+        .get(format!(
+            "{}/v1/seats?eventId={event}&limit=100",
+            app.seating
+        ))
         .send()
         .await
         .unwrap()

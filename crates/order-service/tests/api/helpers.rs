@@ -359,7 +359,7 @@ impl Fleet {
         let list: Value = self
             .call(
                 Method::GET,
-                format!("{}/v1/seats?eventId={event}", self.seating),
+                format!("{}/v1/seats?eventId={event}&limit=100", self.seating),
                 None,
                 None,
                 None,

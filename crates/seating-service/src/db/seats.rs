@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use service_kit::money::Money;
-use sqlx::{PgConnection, PgExecutor};
+use service_kit::paging::Paging;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::domain::SeatStatus;
@@ -247,26 +248,51 @@ pub struct SeatRow {
     pub status: SeatStatus,
 }
 
-/// The seats of an event in map order, optionally filtered.
+/// Every seat of the event, in map order (the seat map).
+pub async fn all_of(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<Vec<SeatRow>> {
+    sqlx::query_as(&format!(
+        "SELECT id, section, row, number, price, {STATUS} AS status
+         FROM seats WHERE event_id = $1
+         ORDER BY section, length(row), row, number, id"
+    ))
+    .bind(event_id)
+    .fetch_all(db)
+    .await
+}
+
+/// One page of the event's seats matching the filters, in map order, and how many match over
+/// all pages.
 pub async fn list(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     event_id: Uuid,
     status: Option<SeatStatus>,
     section: Option<&str>,
-) -> sqlx::Result<Vec<SeatRow>> {
-    sqlx::query_as(&format!(
+    paging: Paging,
+) -> sqlx::Result<(Vec<SeatRow>, i64)> {
+    let matching = format!(
         "SELECT id, section, row, number, price, status FROM (
             SELECT id, section, row, number, price, {STATUS} AS status
             FROM seats WHERE event_id = $1 AND ($3::text IS NULL OR section = $3)
          ) s
-         WHERE $2::text IS NULL OR status = $2
-         ORDER BY section, length(row), row, number"
+         WHERE $2::text IS NULL OR status = $2"
+    );
+    let rows = sqlx::query_as(&format!(
+        "{matching} ORDER BY section, length(row), row, number, id LIMIT $4 OFFSET $5"
     ))
     .bind(event_id)
     .bind(status.map(SeatStatus::as_str))
     .bind(section)
-    .fetch_all(db)
-    .await
+    .bind(paging.limit)
+    .bind(paging.offset())
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar(&format!("SELECT count(*) FROM ({matching}) m"))
+        .bind(event_id)
+        .bind(status.map(SeatStatus::as_str))
+        .bind(section)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
 }
 
 pub async fn count(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<i64> {

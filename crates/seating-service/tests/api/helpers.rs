@@ -190,7 +190,7 @@ impl TestApp {
     /// The status of each seat of the event, by id.
     pub async fn seat_statuses(&self, event_id: Uuid) -> HashMap<Uuid, String> {
         let list: Value = self
-            .get(&format!("/v1/seats?eventId={event_id}"), None)
+            .get(&format!("/v1/seats?eventId={event_id}&limit=100"), None)
             .await
             .json()
             .await

@@ -196,6 +196,48 @@ async fn the_seat_list_filters_by_status_and_section(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn the_seat_list_is_paged_like_every_other_list(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (event, _) = app.event_with_seats(45).await;
+    let page = |query: &str| {
+        let path = format!("/v1/seats?eventId={event}{query}");
+        let app = &app;
+        async move { app.get(&path, None).await }
+    };
+    let first: Value = page("").await.json().await.unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        (
+            first["page"].as_i64(),
+            first["limit"].as_i64(),
+            first["total"].as_i64()
+        ),
+        (Some(1), Some(20), Some(45))
+    );
+    let last: Value = page("&page=3").await.json().await.unwrap();
+    assert_eq!(last["items"].as_array().unwrap().len(), 5);
+    let beyond: Value = page("&page=9").await.json().await.unwrap();
+    assert_eq!(
+        (
+            beyond["items"].as_array().unwrap().len(),
+            beyond["total"].as_i64()
+        ),
+        (0, Some(45))
+    );
+    let all: Value = page("&limit=100").await.json().await.unwrap();
+    let ids: std::collections::HashSet<_> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seatId"].clone().to_string())
+        .collect();
+    assert_eq!(ids.len(), 45);
+    for bad in ["&limit=101", "&limit=0", "&page=0"] {
+        assert_problem(page(bad).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
 async fn the_seat_map_groups_by_section_and_row_with_counts(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (event, seats) = app.event_with_seats(25).await;
