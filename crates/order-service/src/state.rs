@@ -73,6 +73,9 @@ impl OrderMetrics {
                 .with_label_values(&[reason.as_str()])
                 .inc_by(0);
         }
+        for step in Step::ALL {
+            this.steps.with_label_values(&[step.as_str()]);
+        }
         this
     }
 

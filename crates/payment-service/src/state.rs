@@ -89,9 +89,16 @@ impl PaymentMetrics {
                 .expect("static metric definition"),
             ),
         };
-        // Exported from the start, so that an alert on them has a series before the first round.
+        // Exported from the start, so that an alert on them has a series before the first round,
+        // and a rate over them sees the first event rather than a series appearing at 1.
         for kind in [Kind::Charge, Kind::Refund] {
             registered.oldest_pending(kind, 0.0);
+        }
+        for status in ["success", "failed"] {
+            registered.payments.with_label_values(&[status]).inc_by(0);
+        }
+        for reason in ["gateway_error", "not_at_gateway"] {
+            registered.failures.with_label_values(&[reason]).inc_by(0);
         }
         registered
     }

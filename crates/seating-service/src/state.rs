@@ -34,7 +34,7 @@ pub struct SeatingMetrics {
 
 impl SeatingMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        Self {
+        let this = Self {
             reservations: metrics.counter_vec(
                 "seat_reservations_total",
                 "Reserve requests by result (created, failed)",
@@ -42,7 +42,7 @@ impl SeatingMetrics {
             ),
             failures: metrics.counter_vec(
                 "seat_reservations_failed_total",
-                "Failed reservations and allocations by reason (conflict, expired, not_on_sale, invalid)",
+                "Failed reservations and allocations by reason (conflict, expired, not_on_sale, invalid, holder_limit, error)",
                 &["reason"],
             ),
             holds_active: metrics.gauge("seat_holds_active", "Holds active right now"),
@@ -50,7 +50,22 @@ impl SeatingMetrics {
                 "seat_hold_expirations_total",
                 "Holds marked expired by the sweeper",
             ),
+        };
+        // Every series exists from the start: a rate over them sees the first failure.
+        for result in ["created", "failed"] {
+            this.reservations.with_label_values(&[result]).inc_by(0);
         }
+        for reason in [
+            "conflict",
+            "expired",
+            "not_on_sale",
+            "invalid",
+            "holder_limit",
+            "error",
+        ] {
+            this.failures.with_label_values(&[reason]).inc_by(0);
+        }
+        this
     }
 
     pub fn record_reservation<T>(&self, outcome: &ApiResult<T>) {

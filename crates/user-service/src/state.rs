@@ -31,13 +31,18 @@ pub struct UserMetrics {
 
 impl UserMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        Self {
+        let this = Self {
             logins: metrics.counter_vec(
                 "user_logins_total",
                 "Login attempts by result",
                 &["result"],
             ),
             registrations: metrics.counter("user_registrations_total", "Accounts created"),
+        };
+        // Every series exists from the start: dashboards and alerts see zeros, not gaps.
+        for result in ["success", "failure", "throttled"] {
+            this.logins.with_label_values(&[result]).inc_by(0);
         }
+        this
     }
 }
