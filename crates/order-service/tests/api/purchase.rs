@@ -452,3 +452,35 @@ async fn a_buyer_cannot_hold_an_on_sale_through_unpaid_orders_nor_flood_it(pool:
     let other = fleet.buyer().await;
     fleet.pending(&other, event.id, &event.seats[6..8]).await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn two_expiry_workers_at_once_expire_each_unpaid_order_once(pool: PgPool) {
+    // Two replicas' expiry rounds over the same unpaid orders.
+    let fleet = Fleet::start_with(pool, &[("HOLD_TTL_SECONDS", "1")]).await;
+    let event = fleet.event_on_sale(20, "10.00").await;
+    let mut orders = Vec::new();
+    for seats in event.seats.chunks(5) {
+        let buyer = fleet.buyer().await;
+        for seat in seats {
+            let order = fleet
+                .pending(&buyer, event.id, std::slice::from_ref(seat))
+                .await;
+            orders.push(order["id"].as_str().unwrap().to_owned());
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    let (a, b) = tokio::join!(
+        order_service::workers::expire_due(&fleet.state),
+        order_service::workers::expire_due(&fleet.state),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a + b,
+        20,
+        "each order expired by exactly one worker ({a} + {b})"
+    );
+    let types = fleet.outbox_types().await;
+    assert_eq!(types.len(), 20, "one order.expired per order: {types:?}");
+    assert!(types.iter().all(|t| t == "order.expired"));
+}
