@@ -158,3 +158,46 @@ async fn a_cancelled_event_refunds_every_confirmed_order_and_cancels_every_pendi
     assert!(finished);
     let _ = json!({});
 }
+
+#[sqlx::test(migrations = false)]
+async fn two_replicas_undoing_a_cancelled_event_at_once_refund_each_order_once(pool: PgPool) {
+    let fleet = Fleet::start(pool).await;
+    let event = fleet.event_on_sale(20, "10.00").await;
+    let mut confirmed = Vec::new();
+    for pair in event.seats[..10].chunks(2) {
+        confirmed.push(fleet.confirmed(&fleet.buyer().await, event.id, pair).await);
+    }
+    let pending_buyer = fleet.buyer().await;
+    let pending = fleet
+        .pending(&pending_buyer, event.id, &event.seats[10..12])
+        .await;
+    fleet.cancel_event(event.id).await;
+
+    // Two replicas' cancellation workers over the same event, small batches, at once.
+    let (a, b) = tokio::join!(
+        order_service::workers::undo_cancelled_events(&fleet.state, 2, 2),
+        order_service::workers::undo_cancelled_events(&fleet.state, 2, 2),
+    );
+    a.unwrap();
+    b.unwrap();
+    for order in &confirmed {
+        assert_eq!(
+            fleet.order_json(&fleet.admin, order).await["status"],
+            "REFUNDED"
+        );
+        assert_eq!(
+            fleet.payments_of(order).await,
+            [("REFUNDED".into(), "21.00".into(), "21.00".into())],
+            "refunded once, in full"
+        );
+    }
+    assert_eq!(
+        fleet.order_json(&pending_buyer.token, &pending).await["status"],
+        "CANCELLED"
+    );
+    assert_eq!(
+        fleet.gateway().refunds_made(),
+        5,
+        "each order refunded exactly once"
+    );
+}

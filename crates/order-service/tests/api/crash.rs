@@ -276,3 +276,23 @@ async fn a_crash_between_a_refund_and_its_record_is_recovered(pool: PgPool) {
             .all(|t| t["status"] == "VOID")
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn two_replicas_recovering_one_crashed_order_complete_it_once(pool: PgPool) {
+    // The process dies after the charge; two replicas start at once and both run recovery.
+    let fleet = Fleet::start(pool).await;
+    let event = fleet.event_on_sale(4, "25.00").await;
+    let buyer = fleet.buyer().await;
+    let doomed = OrderProcess::start(&fleet, Some("order.after_charge")).await;
+    let answer = order_paid(&fleet, &doomed.url, &buyer.token, &event, &new_key()).await;
+    assert_eq!(answer, None, "the process died before answering");
+    assert_eq!(doomed.exited().await, CRASHED);
+
+    let (_one, _two) = tokio::join!(
+        OrderProcess::start(&fleet, None),
+        OrderProcess::start(&fleet, None)
+    );
+    let order = order_ends(&fleet, buyer.id, "CONFIRMED").await;
+    // One charge, the seats sold to it, two tickets, one order.confirmed.
+    assert_confirmed_consistently(&fleet, &order).await;
+}
