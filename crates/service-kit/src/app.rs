@@ -24,7 +24,6 @@ use axum::Router;
 use axum::routing::get;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use utoipa::Modify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::TokenVerifier;
@@ -34,7 +33,6 @@ use crate::idempotency::IdempotencyStore;
 use crate::messages::inbox::{self, Consumer};
 use crate::messages::outbox::{self, OutboxMetrics, Relay, RelayPolicy};
 use crate::metrics::Metrics;
-use crate::openapi::BearerAuth;
 use crate::server::{self, Standard};
 use crate::tasks::{RestartPolicy, Running, Supervisor, Task, TaskHealth};
 use crate::telemetry;
@@ -268,8 +266,7 @@ pub async fn assemble<S: Service>(
     who.name().clone_into(&mut openapi.info.title);
     VERSION.clone_into(&mut openapi.info.version);
     openapi.info.description = Some(who.description().to_owned());
-    BearerAuth.modify(&mut openapi);
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(crate::openapi::finish(openapi));
     let routes = routes.merge(assembly.extra).route(
         "/openapi.json",
         get(move || {

@@ -411,3 +411,16 @@ async fn a_buyer_gets_no_longer_ttl_than_the_default_and_bursts_are_rate_limited
         .await;
     assert_eq!(other_hold.status(), StatusCode::CREATED);
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let doc = test_support::assert_openapi_truthful(&app.address).await;
+    let reserve = &doc["paths"]["/v1/seats/reserve"]["post"];
+    assert_eq!(
+        reserve["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ReserveRequest"
+    );
+    let rules = &doc["components"]["schemas"]["ReserveRequest"]["properties"]["seatIds"];
+    assert_eq!(rules["maxItems"], 10, "{rules}");
+}
