@@ -16,15 +16,16 @@
 # The fleet: scripts/lib/fleet.sh starts the six services on free ports with fresh databases from
 # the binaries of FLEET_BIN_DIR, or builds them (`cargo build --locked`, debug, what
 # scripts/test.sh already built) and takes ${CARGO_TARGET_DIR:-target}/debug. Before fuzzing,
-# scripts/fuzz_api.py creates a customer, an organizer's published event with seats and a paid
-# order, and fetches tokens: the customer's, the fleet's admin (ADMIN_EMAIL/ADMIN_PASSWORD),
+# scripts/fuzz_api.py creates a customer, a published event with seats, a draft, a hold and a
+# paid order, and fetches tokens: the customer's, the fleet's admin (ADMIN_EMAIL/ADMIN_PASSWORD),
 # and service tokens (order-service, catalog-service). Each operation is called with the token
-# of who the contract lets call it, so that valid requests reach the handler.
+# of who the contract lets call it, and the seeded ids are offered half of the time in place of
+# random ones, so that valid requests reach the handlers and what lies behind a 404.
 #
 # schemathesis is pinned (scripts/lib/tools.sh) and installed from PyPI into
 # ${TICKETING_TOOLS_DIR:-/var/tmp/ticketing-tools}/schemathesis-venv once per machine.
 #
-# Tunables: FUZZ_EXAMPLES (examples per operation and phase, 12), FUZZ_SEED (1: a run is
+# Tunables: FUZZ_EXAMPLES (examples per operation and phase, 40), FUZZ_SEED (1: a run is
 # reproducible), FUZZ_WORKERS (2). Output: schemathesis's report of each service, then one line per
 # service (operations, cases, failures) and the total time; the reports (JUnit, and every failing
 # request as a cURL command in the text output) are in log/fuzz-api/. The fleet's logs

@@ -21,7 +21,7 @@ import requests
 ST = sys.argv[1]
 ONLY = sys.argv[2:]
 REPORT_DIR = os.environ["FUZZ_REPORT_DIR"]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 SEED = os.environ.get("FUZZ_SEED", "1")
 WORKERS = os.environ.get("FUZZ_WORKERS", "2")
 
@@ -65,7 +65,9 @@ def service_token(client):
 
 
 def seed():
-    """Accounts, tokens, and an event on sale with a paid order: things for the links to find."""
+    """Accounts, tokens, and things that exist (an event on sale, a draft, a hold, a paid order
+    with its payment and ticket): their ids are offered to the fuzzer beside random ones, so that
+    requests also reach what lies behind "not found"."""
     users = URLS["user-service"]
     email = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
     call("POST", f"{users}/v1/users", json={"name": "Fuzz Customer", "email": email, "password": PASSWORD})
@@ -88,13 +90,32 @@ def seed():
     call("PUT", f"{catalog}/v1/events/{event['id']}/seats", admin,
          json={"layout": [{"section": "A", "rows": 4, "seatsPerRow": 10}]})
     call("POST", f"{catalog}/v1/events/{event['id']}/publish", admin)
-    seats = call("GET", f"{catalog}/v1/events/{event['id']}/seats")["items"]
+    seats = [s["seatId"] for s in call("GET", f"{catalog}/v1/events/{event['id']}/seats?limit=100")["items"]]
+    draft = call("POST", f"{catalog}/v1/events", admin,
+                 json={"title": "Fuzz Draft", "eventType": "theatre", "venueId": venue["id"],
+                       "startsAt": starts, "currency": "EUR", "basePrice": "15.00"})
+    call("PUT", f"{catalog}/v1/events/{draft['id']}/seats", admin,
+         json={"seats": [{"section": "B", "row": "A", "number": 1}]})
     order = call("POST", f"{URLS['order-service']}/v1/orders", customer,
                  headers={"Idempotency-Key": uuid.uuid4().hex},
-                 json={"eventId": event["id"], "seatIds": [seats[0]["seatId"]],
+                 json={"eventId": event["id"], "seatIds": [seats[0]],
                        "payment": {"method": "card", "token": "tok_visa"}})
-    log(f"seeded: customer {pair['user']['id']}, event {event['id']} on sale, order {order['id']} {order['status']}")
-    return tokens
+    hold = call("POST", f"{URLS['seating-service']}/v1/seats/reserve", tokens["order-service"],
+                json={"eventId": event["id"], "seatIds": [seats[1]], "holderId": pair["user"]["id"]})
+    log(f"seeded: customer {pair['user']['id']}, event {event['id']} on sale, draft {draft['id']}, "
+        f"hold {hold['holdId']}, order {order['id']} {order['status']}")
+    known = {
+        "users": [pair["user"]["id"]],
+        "catalog": [event["id"], draft["id"], venue["id"]],
+        "venues": [venue["id"]],
+        "events": [event["id"]],
+        "seats": seats[2:],
+        "holds": [hold["holdId"]],
+        "orders": [order["id"]],
+        "tickets": [t["code"] for t in order["tickets"]],
+        "payments": [order["paymentId"]],
+    }
+    return tokens, known
 
 
 # Who calls what: the default token of each service, and per operation (schemathesis's name,
@@ -141,6 +162,19 @@ PLAN = {
     "notification-service": ("admin", {}),
 }
 
+# The ids of things that exist, per service: parameter (schemathesis's "location.name") and the
+# seeded list it draws from, half of the time (the other half stays random).
+KNOWN = {
+    "user-service": {"path.id": "users"},
+    "catalog-service": {"path.id": "catalog", "query.venueId": "venues", "body.venueId": "venues"},
+    "seating-service": {"path.eventId": "events", "query.eventId": "events", "body.eventId": "events",
+                        "body.seatIds[*]": "seats", "path.holdId": "holds", "body.holdId": "holds"},
+    "order-service": {"path.id": "orders", "path.code": "tickets", "body.eventId": "events",
+                      "body.seatIds[*]": "seats"},
+    "payment-service": {"path.id": "payments", "query.orderId": "orders", "body.orderId": "orders"},
+    "notification-service": {"query.orderId": "orders", "query.userId": "users"},
+}
+
 # What positive_data_acceptance accepts by default (schemathesis 4): success, and the answers
 # that depend on who asks and what exists.
 POSITIVE = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
@@ -150,7 +184,7 @@ def toml_string(value):
     return json.dumps(value)
 
 
-def write_config(service, tokens):
+def write_config(service, tokens, known):
     default, operations = PLAN[service]
     lines = [
         f"seed = {SEED}",
@@ -168,6 +202,12 @@ def write_config(service, tokens):
         "[headers]",
         f"Authorization = {toml_string('Bearer ' + tokens[default])}",
     ]
+    bindings = KNOWN[service]
+    for name in sorted(set(bindings.values())):
+        lines += [f"[dictionaries.{name}]", f"values = {toml_string(known[name])}"]
+    lines.append("[parameters]")
+    for parameter, name in bindings.items():
+        lines.append(f"{toml_string(parameter)} = {{ dictionary = {toml_string(name)}, probability = 0.5 }}")
     for name, rules in operations.items():
         lines += ["[[operations]]", f"include-name = {toml_string(name)}"]
         if "token" in rules:
@@ -210,11 +250,11 @@ def figures(output):
 
 def main():
     started = time.monotonic()
-    tokens = seed()
+    tokens, known = seed()
     services = ONLY or list(URLS)
     results = []
     for service in services:
-        config = write_config(service, tokens)
+        config = write_config(service, tokens, known)
         log(f"{service}: schemathesis, all checks, {EXAMPLES} examples per operation and phase")
         status, elapsed, output = run(service, config)
         results.append((service, status, elapsed, *figures(output)))

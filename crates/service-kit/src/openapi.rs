@@ -226,7 +226,8 @@ fn as_problem(code: u16, response: &mut Value) {
         )),
         429 | 503 => Some((
             "Retry-After",
-            json!({ "description": "Seconds to wait before trying again", "schema": { "type": "integer", "minimum": 0 } }),
+            // Every 429 and 503 of the fleet says when to come back.
+            json!({ "description": "Seconds to wait before trying again", "required": true, "schema": { "type": "integer", "minimum": 0 } }),
         )),
         _ => None,
     };
