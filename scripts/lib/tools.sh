@@ -147,16 +147,16 @@ SCHEMATHESIS_VERSION="4.32.5"
 # ensure_schemathesis — create or update $TOOLS_DIR/schemathesis-venv with the pinned
 # schemathesis (about 30 s once per machine) and export SCHEMATHESIS (its `st`).
 ensure_schemathesis() {
-    local venv="$TOOLS_DIR/schemathesis-venv" wanted="schemathesis==$SCHEMATHESIS_VERSION"
-    local stamp="$venv/.ticketing-requirements"
-    if [[ -x "$venv/bin/st" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
-        export SCHEMATHESIS="$venv/bin/st"
-        return 0
-    fi
+    local venv="$TOOLS_DIR/schemathesis-venv" stamp="$TOOLS_DIR/schemathesis-venv/.ticketing-requirements"
     # The newest Python there is: schemathesis's coverage phase trips over a CPython 3.11 bug
     # ("AST constructor recursion depth mismatch", seen with 3.11.7) that 3.12 and later fixed.
+    # pyenv's shims answer only for its active versions, so its installed ones are asked directly.
     local python="" candidate
-    for candidate in python3.13 python3.12 python3; do
+    local -a candidates=(python3.13 python3.12)
+    mapfile -t -O 2 candidates < <(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 \
+        2>/dev/null | sort -rV)
+    candidates+=(python3)
+    for candidate in "${candidates[@]}"; do
         if command -v "$candidate" >/dev/null 2>&1 && "$candidate" --version >/dev/null 2>&1; then
             python="$candidate"
             break
@@ -166,14 +166,23 @@ ensure_schemathesis() {
         log "python3 not found (apt-get install -y python3 python3-venv)"
         return 1
     fi
-    log "installing $wanted into $venv with $("$python" --version) (once per machine)"
+    # The stamp names the Python too: a venv of another one is made again.
+    local wanted
+    wanted="schemathesis==$SCHEMATHESIS_VERSION $("$python" --version 2>&1)"
+    if [[ -x "$venv/bin/st" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+        export SCHEMATHESIS="$venv/bin/st"
+        return 0
+    fi
+    log "installing $wanted into $venv (once per machine)"
     mkdir -p "$TOOLS_DIR"
-    if [[ ! -x "$venv/bin/python" ]] && ! "$python" -m venv "$venv"; then
-        log "python3 -m venv failed (apt-get install -y python3-venv)"
+    rm -rf "$venv"
+    if ! "$python" -m venv "$venv"; then
+        log "$python -m venv failed (apt-get install -y python3-venv)"
         return 1
     fi
-    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "$wanted"; then
-        log "pip install $wanted failed"
+    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_VERSION"; then
+        log "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
         return 1
     fi
     printf '%s' "$wanted" > "$stamp"
