@@ -78,6 +78,7 @@ def seed():
         "admin": admin,
         "order-service": service_token("order-service"),
         "catalog-service": service_token("catalog-service"),
+        "seating-service": service_token("seating-service"),
     }
 
     catalog = URLS["catalog-service"]
@@ -123,6 +124,12 @@ def seed():
 # handlers. `accept`: answers a schema-valid request may also get because of a rule no JSON
 # Schema can state (a date in the future, ids of things that exist, a field depending on
 # another); each is documented on the operation. Nothing else is waived.
+def INBOX(producer):
+    """`POST /v1/messages` as the producer of what the service consumes; the shape of `data`
+    depends on `type` (422 for another)."""
+    return {"token": producer, "accept": [422]}
+
+
 PLAN = {
     "user-service": ("customer", {
         "PATCH /v1/users/{id}/role": {"token": "admin"},
@@ -131,6 +138,7 @@ PLAN = {
         "GET /v1/users/{id}": {"token": "admin"},
     }),
     "catalog-service": ("admin", {
+        "POST /v1/messages": INBOX("seating-service"),
         # startsAt in the future; venueId of a venue that exists.
         "POST /v1/events": {"accept": [422]},
         "PATCH /v1/events/{id}": {"accept": [422]},
@@ -140,6 +148,7 @@ PLAN = {
         "GET /v1/events": {"accept": [422]},
     }),
     "seating-service": ("order-service", {
+        "POST /v1/messages": INBOX("catalog-service"),
         "PUT /v1/events/{eventId}/inventory": {"token": "catalog-service",
                                                # no place twice; `open` only with `publicationId`.
                                                "accept": [422]},
@@ -147,6 +156,7 @@ PLAN = {
         "POST /v1/seats/reserve": {"accept": [422]},
     }),
     "order-service": ("customer", {
+        "POST /v1/messages": INBOX("catalog-service"),
         "POST /v1/tickets/{code}/check-in": {"token": "admin"},
         # A card token the gateway does not know is declined (402); seats of the event (422);
         # an Idempotency-Key reused with another body (422), as the contract says.
@@ -159,7 +169,9 @@ PLAN = {
         "POST /v1/payments/charge": {"accept": [402, 422]},
         "POST /v1/payments/{id}/refund": {"accept": [422]},
     }),
-    "notification-service": ("admin", {}),
+    "notification-service": ("admin", {
+        "POST /v1/messages": INBOX("order-service"),
+    }),
 }
 
 # The ids of things that exist, per service: parameter (schemathesis's "location.name") and the

@@ -145,6 +145,8 @@ pub struct Assembly<St> {
     extra: Router,
     tasks: Vec<Task>,
     verifier: Option<Arc<TokenVerifier>>,
+    /// Serves `POST /v1/messages` (its operation goes into the OpenAPI document).
+    consumes: bool,
 }
 
 impl<St> Assembly<St> {
@@ -157,6 +159,7 @@ impl<St> Assembly<St> {
             extra: Router::new(),
             tasks: Vec::new(),
             verifier: None,
+            consumes: false,
         }
     }
 
@@ -165,6 +168,7 @@ impl<St> Assembly<St> {
     #[must_use]
     pub fn consumer<C: Consumer>(mut self, pool: PgPool, consumer: C) -> Self {
         self.extra = self.extra.merge(inbox::router(pool, consumer));
+        self.consumes = true;
         self
     }
 
@@ -266,7 +270,7 @@ pub async fn assemble<S: Service>(
     who.name().clone_into(&mut openapi.info.title);
     VERSION.clone_into(&mut openapi.info.version);
     openapi.info.description = Some(who.description().to_owned());
-    let openapi = Arc::new(crate::openapi::finish(openapi));
+    let openapi = Arc::new(crate::openapi::finish(openapi, who, assembly.consumes));
     let routes = routes.merge(assembly.extra).route(
         "/openapi.json",
         get(move || {

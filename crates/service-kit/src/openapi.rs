@@ -115,11 +115,19 @@ fn kit_statuses(op: &Value) -> Vec<(&'static str, &'static str)> {
 }
 
 /// The finished document: `openapi` as utoipa generated it from the annotations, with the
-/// bearer scheme, the problem schema, and the kit's own answers and rules on every operation.
-pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> Value {
+/// bearer scheme, the problem schema, `POST /v1/messages` when the kit serves it for `service`
+/// (`consumes`), and the kit's own answers and rules on every operation.
+pub fn finish(
+    mut openapi: utoipa::openapi::OpenApi,
+    service: crate::fleet::Service,
+    consumes: bool,
+) -> Value {
     BearerAuth.modify(&mut openapi);
     let mut doc = serde_json::to_value(&openapi).unwrap_or_default();
     add_problem_schemas(&mut doc);
+    if consumes {
+        add_inbox(&mut doc, service);
+    }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
             for method in METHODS {
@@ -160,6 +168,63 @@ fn add_problem_schemas(doc: &mut Value) {
     );
     // Written here rather than derived: `status` is a number, other members may follow.
     schemas.insert("Problem".into(), problem_schema());
+}
+
+/// `POST /v1/messages` (`messages::inbox`), which no handler of the service annotates: the
+/// envelope with the types `service` consumes and the services that may send each.
+fn add_inbox(doc: &mut Value, service: crate::fleet::Service) {
+    use crate::fleet::{Service, consumers_of};
+    let mut types: Vec<&str> = Service::ALL
+        .iter()
+        .flat_map(|s| s.links().produces.iter().copied())
+        .filter(|t| consumers_of(t).contains(&service))
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    let sources: Vec<&str> = Service::ALL
+        .iter()
+        .filter(|s| s.links().produces.iter().any(|t| types.contains(t)))
+        .map(|s| s.name())
+        .collect();
+    let envelope = json!({
+        "type": "object",
+        "description": "A message between services: written to the producer's outbox with the change it reports, delivered until accepted.",
+        "required": ["id", "type", "occurredAt", "source", "data"],
+        "properties": {
+            "id": { "type": "string", "format": "uuid", "description": "A repeated id is accepted and ignored" },
+            "type": { "type": "string", "enum": types },
+            "occurredAt": { "type": "string", "format": "date-time" },
+            "source": { "type": "string", "enum": sources, "description": "The sending service: the caller's own token" },
+            "data": { "type": "object", "description": "The type's payload (docs/api.md, messages); another shape is refused with 422" }
+        }
+    });
+    let operation = json!({
+        "tags": ["messages"],
+        "summary": "Deliver a message (services that produce its type only)",
+        "operationId": "receive_message",
+        "security": [{ "bearer": [] }],
+        "requestBody": {
+            "required": true,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Envelope" } } }
+        },
+        "responses": {
+            "202": { "description": "Handled; or a repeat of a message already handled, ignored" },
+            "403": { "description": "Not a service, or a type or source the caller may not send" }
+        }
+    });
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.insert("Envelope".into(), envelope);
+    }
+    let paths = doc
+        .as_object_mut()
+        .map(|root| root.entry("paths").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut);
+    if let Some(paths) = paths {
+        paths.insert("/v1/messages".into(), json!({ "post": operation }));
+    }
 }
 
 /// RFC 9457 problem details as the fleet sends them: other members (`conflicts`, `payment`,
@@ -388,7 +453,7 @@ mod tests {
 
     #[test]
     fn the_kit_documents_its_own_answers_as_problems() {
-        let doc = finish(Doc::openapi());
+        let doc = finish(Doc::openapi(), crate::fleet::Service::User, false);
         let op = &doc["paths"]["/v1/things/{id}"]["post"];
         for status in [
             "400", "401", "404", "413", "415", "422", "429", "500", "503",
@@ -410,6 +475,20 @@ mod tests {
         assert!(list["503"].is_object());
         assert_eq!(audit(&doc), Vec::<String>::new());
         assert!(doc["components"]["schemas"]["Problem"]["properties"]["errors"].is_object());
+        assert!(doc["paths"].get("/v1/messages").is_none());
+    }
+
+    #[test]
+    fn a_consumer_documents_its_inbox_with_what_it_takes_and_from_whom() {
+        let doc = finish(Doc::openapi(), crate::fleet::Service::Seating, true);
+        let envelope = &doc["components"]["schemas"]["Envelope"]["properties"];
+        assert_eq!(envelope["type"]["enum"], json!(["event.cancelled"]));
+        assert_eq!(envelope["source"]["enum"], json!(["catalog-service"]));
+        let inbox = &doc["paths"]["/v1/messages"]["post"]["responses"];
+        for status in ["202", "400", "401", "403", "413", "415", "422", "503"] {
+            assert!(inbox[status].is_object(), "{status}");
+        }
+        assert_eq!(audit(&doc), Vec::<String>::new());
     }
 
     #[test]
