@@ -32,7 +32,16 @@
 #   SIGTERM to every service it started (SIGKILL after FLEET_STOP_TIMEOUT, 15 s), then drops the
 #   run's databases. Safe to call twice, and before fleet_start. Logs are kept in FLEET_DIR.
 #
-# Tunables: FLEET_NAME ("fleet"), FLEET_DIR ($REPO/log/fleet-<run>), FLEET_READY_TIMEOUT (60 s
+# Replicas: with FLEET_REPLICAS=2, every service runs as two processes on two ports of their own
+#   (the same database), and an HAProxy (Debian's package; installed when missing and allowed)
+#   listens on each service's URL port and spreads requests over the two, checking GET /ready of
+#   each every 500 ms and sending nothing to one that fails twice; a request that cannot connect
+#   is tried on the other (redispatch). The *_SERVICE_URL variables, given to the services and
+#   exported, are the balancer's. Replica I of NAME listens on ${FLEET_REPLICA_URL[NAME/I]}.
+#     fleet_kill NAME I [SIGNAL]   kill replica I of NAME (SIGKILL by default), without waiting
+#     fleet_restart NAME I         start it again on its port and wait for its /ready
+#
+# Tunables: FLEET_EXTRA_ENV (VAR=value words given to every service), FLEET_NAME ("fleet"), FLEET_DIR ($REPO/log/fleet-<run>), FLEET_READY_TIMEOUT (60 s
 # per service), FLEET_DB_MAX_CONNECTIONS (3: six pools must fit beside other tests),
 # FLEET_RUST_LOG ("info"), FLEET_KEEP_DATABASES=1 (leave the databases for a post-mortem).
 #
@@ -60,6 +69,9 @@ FLEET_SERVICES=(
 
 declare -gA _FLEET_PID=()
 declare -gA _FLEET_PORT=()
+declare -gA FLEET_REPLICA_URL=()
+declare -gA _FLEET_REPLICA_PORT=()
+declare -gA _FLEET_DB=()
 declare -ga _FLEET_DATABASES=()
 declare -gA _FLEET_SECRET=()
 
@@ -85,7 +97,7 @@ _fleet_pick_port() {
     for _try in $(seq 1 200); do
         port=$(( 20000 + RANDOM % 12768 ))
         taken=""
-        for p in "${_FLEET_PORT[@]}"; do
+        for p in "${_FLEET_PORT[@]}" "${_FLEET_REPLICA_PORT[@]}"; do
             [[ "$p" == "$port" ]] && taken=1
         done
         if [[ -z "$taken" ]] && _fleet_port_free "$port"; then
@@ -135,41 +147,67 @@ _fleet_service_env() {
             printf 'SERVICE_CLIENT_ID=%s\nSERVICE_CLIENT_SECRET=%s\n' "$name" "${_FLEET_SECRET[$name]}"
             ;;
     esac
+    # FLEET_EXTRA_ENV: more VAR=value words for every service (a benchmark's rate limits off, …).
+    local extra
+    for extra in ${FLEET_EXTRA_ENV:-}; do
+        printf '%s\n' "$extra"
+    done
     case "$name" in
         payment-service) printf 'PAYMENT_GATEWAY=simulated\n' ;;
         notification-service) printf 'MAIL_DIR=%s\n' "$FLEET_DIR/mail" ;;
     esac
 }
 
-# _fleet_start_one NAME DB VAR — start one service and wait for /ready. When user-service finds
-# its port taken (by another process, between our check and its bind), it tries another, twice.
+# _fleet_start_one NAME DB VAR [I] — start one service (replica I with FLEET_REPLICAS > 1) and
+# wait for its /ready. When user-service finds its port taken (by another process, between our
+# check and its bind), it tries another, twice.
 _fleet_start_one() {
-    local name="$1" db="$2" var="$3" exe="$_FLEET_BIN_DIR/$1" logfile="$FLEET_DIR/$1.log"
+    local name="$1" db="$2" var="$3" replica="${4:-}" exe="$_FLEET_BIN_DIR/$1"
+    local key="$1" port url logfile="$FLEET_DIR/$1.log"
     local attempt pid status db_url
+    if [[ -n "$replica" ]]; then
+        key="$name/$replica"
+        logfile="$FLEET_DIR/$name-$replica.log"
+    fi
     db_url="$(db_url_for "ticketing_${FLEET_NAME:-fleet}_${FLEET_RUN_ID}_$db")" || return 1
     for attempt in 1 2 3; do
+        if [[ -n "$replica" ]]; then
+            port="${_FLEET_REPLICA_PORT[$key]}"
+        else
+            port="${_FLEET_PORT[$name]}"
+        fi
+        url="http://127.0.0.1:$port"
         local -a vars=()
         mapfile -t vars < <(_fleet_service_env "$name")
         # env -i: the service sees only what is listed here (no stray DATABASE_URL, APP_ENV,
-        # SMTP_URL or PORT of the caller), plus PATH and HOME.
-        env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${vars[@]}" PORT="${_FLEET_PORT[$name]}" \
-            DATABASE_URL="$db_url" "$exe" >"$logfile" 2>&1 </dev/null &
+        # SMTP_URL or PORT of the caller), plus PATH and HOME. A restarted replica appends to
+        # its log.
+        env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${vars[@]}" PORT="$port" \
+            DATABASE_URL="$db_url" "$exe" >>"$logfile" 2>&1 </dev/null &
         pid=$!
-        _FLEET_PID[$name]=$pid
+        _FLEET_PID[$key]=$pid
         status=0
-        _fleet_ready "${!var}" "$pid" "${FLEET_READY_TIMEOUT:-60}" || status=$?
+        _fleet_ready "$url" "$pid" "${FLEET_READY_TIMEOUT:-60}" || status=$?
         if (( status == 0 )); then
-            log "$name ready on ${!var} (pid $pid)"
+            log "$key ready on $url (pid $pid)"
             return 0
         fi
-        # Only user-service may move: it calls no one, and no one else has started yet.
+        # Only user-service may move: it calls no one, and no one else has started yet (a
+        # replica moves behind the balancer, whose configuration is then written again).
         if (( status == 2 && attempt < 3 )) && [[ "$name" == user-service ]] &&
             grep -q 'binding port' "$logfile"; then
             wait "$pid" 2>/dev/null || true
-            unset "_FLEET_PID[$name]"
-            _FLEET_PORT[$name]="$(_fleet_pick_port)" || return 1
-            export "$var=http://127.0.0.1:${_FLEET_PORT[$name]}"
-            log "$name: its port was taken meanwhile; trying ${!var}"
+            unset "_FLEET_PID[$key]"
+            if [[ -n "$replica" ]]; then
+                _FLEET_REPLICA_PORT[$key]="$(_fleet_pick_port)" || return 1
+                FLEET_REPLICA_URL[$key]="http://127.0.0.1:${_FLEET_REPLICA_PORT[$key]}"
+                _fleet_balancer_reload || return 1
+                log "$key: its port was taken meanwhile; trying ${FLEET_REPLICA_URL[$key]}"
+            else
+                _FLEET_PORT[$name]="$(_fleet_pick_port)" || return 1
+                export "$var=http://127.0.0.1:${_FLEET_PORT[$name]}"
+                log "$name: its port was taken meanwhile; trying ${!var}"
+            fi
             continue
         fi
         if (( status == 2 )); then
@@ -183,8 +221,96 @@ _fleet_start_one() {
     return 1
 }
 
+# _fleet_balancer_config — HAProxy's configuration: one frontend per service on its URL port,
+# over its replicas.
+_fleet_balancer_config() {
+    local entry name i
+    cat <<CFG
+global
+    maxconn 4000
+defaults
+    mode http
+    option http-server-close
+    # A connection refused (a replica just killed) is tried again on the other replica. Only
+    # connection failures are retried: a request a replica received is never sent twice.
+    retries 3
+    option redispatch 1
+    timeout connect 1s
+    timeout client 120s
+    timeout server 120s
+    # Server-Sent Events (the seat map's stream) stay open.
+    timeout tunnel 1h
+    default-server inter 500ms fall 2 rise 1
+CFG
+    for entry in "${FLEET_SERVICES[@]}"; do
+        name="${entry%%:*}"
+        printf 'frontend %s\n    bind 127.0.0.1:%s\n    default_backend %s\n' \
+            "$name" "${_FLEET_PORT[$name]}" "$name"
+        printf 'backend %s\n    balance roundrobin\n    option httpchk GET /ready\n    http-check expect status 200\n' "$name"
+        for (( i = 1; i <= FLEET_REPLICAS; i++ )); do
+            printf '    server %s-%s 127.0.0.1:%s check\n' "$name" "$i" "${_FLEET_REPLICA_PORT[$name/$i]}"
+        done
+    done
+}
+
+# _fleet_balancer_install — HAProxy from Debian's packages when it is missing (as root).
+_fleet_balancer_install() {
+    command -v haproxy >/dev/null 2>&1 && return 0
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing haproxy (apt-get)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null 2>&1 ||
+            { apt-get update -q >/dev/null 2>&1 &&
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null 2>&1; }
+    fi
+    command -v haproxy >/dev/null 2>&1 ||
+        { log "FLEET_REPLICAS needs haproxy (Debian: apt-get install haproxy)"; return 1; }
+}
+
+# _fleet_balancer_reload — (re)start HAProxy with the current ports.
+_fleet_balancer_reload() {
+    local cfg="$FLEET_DIR/haproxy.cfg"
+    _fleet_balancer_config >"$cfg"
+    haproxy -c -q -f "$cfg" || { log "haproxy refused $cfg"; return 1; }
+    if [[ -n "${_FLEET_PID[haproxy]:-}" ]]; then
+        kill -TERM "${_FLEET_PID[haproxy]}" 2>/dev/null || true
+        wait "${_FLEET_PID[haproxy]}" 2>/dev/null || true
+    fi
+    haproxy -db -f "$cfg" >>"$FLEET_DIR/haproxy.log" 2>&1 </dev/null &
+    _FLEET_PID[haproxy]=$!
+    local deadline=$(( SECONDS + 10 ))
+    until ! _fleet_port_free "${_FLEET_PORT[user-service]}"; do
+        (( SECONDS < deadline )) || { log "haproxy did not start; see $FLEET_DIR/haproxy.log"; return 1; }
+        sleep 0.1
+    done
+}
+
+# fleet_kill NAME I [SIGNAL] — kill replica I of NAME (SIGKILL: no graceful shutdown).
+fleet_kill() {
+    local key="$1/$2" pid
+    pid="${_FLEET_PID[$key]:-}"
+    [[ -n "$pid" ]] || { log "fleet_kill: no replica $key"; return 1; }
+    kill "-${3:-KILL}" "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset "_FLEET_PID[$key]"
+    log "$key (pid $pid) killed with SIG${3:-KILL}"
+}
+
+# fleet_restart NAME I — start replica I of NAME again, on its port.
+fleet_restart() {
+    local entry name db var
+    for entry in "${FLEET_SERVICES[@]}"; do
+        IFS=: read -r name db var <<<"$entry"
+        if [[ "$name" == "$1" ]]; then
+            _fleet_start_one "$name" "$db" "$var" "$2"
+            return
+        fi
+    done
+    log "fleet_restart: no service $1"
+    return 1
+}
+
 fleet_start() {
-    local bin_dir="$1" entry name db var upper
+    local bin_dir="$1" entry name db var upper i
     [[ -n "$bin_dir" ]] || { log "fleet_start: binary directory required"; return 1; }
     _FLEET_BIN_DIR="$(cd "$bin_dir" && pwd)" || return 1
     for entry in "${FLEET_SERVICES[@]}"; do
@@ -202,10 +328,17 @@ fleet_start() {
     FLEET_ADMIN_PASSWORD="$(_fleet_random 24)"
 
     # Every port first: catalog and seating call each other, order calls four services.
+    FLEET_REPLICAS="${FLEET_REPLICAS:-1}"
     for entry in "${FLEET_SERVICES[@]}"; do
         IFS=: read -r name db var <<<"$entry"
         _FLEET_PORT[$name]="$(_fleet_pick_port)" || return 1
         export "$var=http://127.0.0.1:${_FLEET_PORT[$name]}"
+        if (( FLEET_REPLICAS > 1 )); then
+            for (( i = 1; i <= FLEET_REPLICAS; i++ )); do
+                _FLEET_REPLICA_PORT[$name/$i]="$(_fleet_pick_port)" || return 1
+                FLEET_REPLICA_URL[$name/$i]="http://127.0.0.1:${_FLEET_REPLICA_PORT[$name/$i]}"
+            done
+        fi
         if [[ "$name" != user-service ]]; then
             _FLEET_SECRET[$name]="$(_fleet_random 32)"
             upper="${name^^}"
@@ -214,9 +347,21 @@ fleet_start() {
         _FLEET_DATABASES+=("ticketing_${FLEET_NAME:-fleet}_${FLEET_RUN_ID}_$db")
     done
     log "starting the fleet from $_FLEET_BIN_DIR (run $FLEET_RUN_ID, logs in ${FLEET_DIR#"$REPO"/})"
+    if (( FLEET_REPLICAS > 1 )); then
+        _fleet_balancer_install || return 1
+        _fleet_balancer_reload || return 1
+        log "haproxy balances each service over $FLEET_REPLICAS replicas (pid ${_FLEET_PID[haproxy]})"
+    fi
     for entry in "${FLEET_SERVICES[@]}"; do
         IFS=: read -r name db var <<<"$entry"
-        _fleet_start_one "$name" "$db" "$var" || return 1
+        if (( FLEET_REPLICAS > 1 )); then
+            # One after the other: the first runs the migrations, the second finds them done.
+            for (( i = 1; i <= FLEET_REPLICAS; i++ )); do
+                _fleet_start_one "$name" "$db" "$var" "$i" || return 1
+            done
+        else
+            _fleet_start_one "$name" "$db" "$var" || return 1
+        fi
     done
 }
 

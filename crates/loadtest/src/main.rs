@@ -92,6 +92,16 @@ enum Scenario {
         concurrency: usize,
         #[arg(long, short, default_value_t = 10)]
         duration: u64,
+        /// Send an order that got no decision (no answer, 502, 503, 504, or its key still in
+        /// flight at a replica that died) again with the same Idempotency-Key, up to N times.
+        #[arg(long, default_value_t = 0)]
+        retry_unavailable: u32,
+        /// Wait up to S seconds for orders left mid-saga to settle before the invariant fails.
+        #[arg(long, default_value_t = 0)]
+        settle_seconds: u64,
+        /// Also check that every confirmed order's receipt is SENT (notification-service).
+        #[arg(long)]
+        check_emails: bool,
     },
     /// A hot on-sale: N buyers at once for a few seats, each retrying until it has one or none
     /// is left; then the invariant, no 5xx, and every seat sold once.
@@ -130,6 +140,8 @@ struct FleetArgs {
     order_url: String,
     #[arg(long, default_value = "http://localhost:3004")]
     payment_url: String,
+    #[arg(long, default_value = "http://localhost:3005")]
+    notification_url: String,
     /// Default: `ADMIN_EMAIL`.
     #[arg(long)]
     admin_email: Option<String>,
@@ -160,6 +172,7 @@ impl FleetArgs {
                 seating: trim(self.seating_url),
                 order: trim(self.order_url),
                 payment: trim(self.payment_url),
+                notification: trim(self.notification_url),
             },
             admin,
         ))
@@ -220,12 +233,18 @@ async fn main() -> anyhow::Result<()> {
             seats,
             concurrency,
             duration,
+            retry_unavailable,
+            settle_seconds,
+            check_emails,
         } => {
             let (urls, admin) = fleet.split()?;
             let options = purchase::PurchaseOptions {
                 seats,
                 concurrency,
                 duration: Duration::from_secs(duration),
+                retry_unavailable,
+                settle: Duration::from_secs(settle_seconds),
+                check_emails,
             };
             purchase::purchase(urls, &admin, &options).await
         }

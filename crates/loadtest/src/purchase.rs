@@ -29,6 +29,7 @@ pub struct Urls {
     pub seating: String,
     pub order: String,
     pub payment: String,
+    pub notification: String,
 }
 
 pub struct Admin {
@@ -115,16 +116,10 @@ impl Client {
         self.login(&email, password).await
     }
 
-    async fn service_token(&self) -> anyhow::Result<String> {
-        let token = self
-            .json(
-                reqwest::Method::POST,
-                format!("{}/v1/auth/service-token", self.urls.user),
-                None,
-                Some(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"})),
-            )
-            .await?;
-        Ok(token["accessToken"].as_str().unwrap_or_default().to_owned())
+    /// The admin's token: an admin may read every order and payment (a service token would
+    /// need the `orders:read` scope, which the fleet grants to no one).
+    async fn admin_token(&self, admin: &Admin) -> anyhow::Result<String> {
+        Ok(self.login(&admin.email, &admin.password).await?.0)
     }
 
     /// An organizer made by the admin: its token.
@@ -235,10 +230,22 @@ impl Client {
         seats: &[String],
         card: &str,
     ) -> reqwest::Result<reqwest::Response> {
+        self.order_with_key(buyer, event, seats, card, Uuid::now_v7())
+            .await
+    }
+
+    async fn order_with_key(
+        &self,
+        buyer: &str,
+        event: &str,
+        seats: &[String],
+        card: &str,
+        key: Uuid,
+    ) -> reqwest::Result<reqwest::Response> {
         self.http
             .post(format!("{}/v1/orders", self.urls.order))
             .bearer_auth(buyer)
-            .header("idempotency-key", Uuid::now_v7().to_string())
+            .header("idempotency-key", key.to_string())
             .json(&json!({
                 "eventId": event, "seatIds": seats,
                 "payment": {"method": "card", "token": card},
@@ -279,6 +286,27 @@ pub struct PurchaseOptions {
     pub seats: usize,
     pub concurrency: usize,
     pub duration: Duration,
+    /// Times an order that got no answer is sent again with the same `Idempotency-Key`.
+    pub retry_unavailable: u32,
+    /// How long to wait for orders left mid-saga (a replica killed) to settle.
+    pub settle: Duration,
+    /// Whether every confirmed order's receipt must be `SENT` by notification-service.
+    pub check_emails: bool,
+}
+
+/// Whether an answer means "nobody decided": the request may be sent again with the same
+/// `Idempotency-Key` (a balancer's 502/503/504, a dropped connection, or the key still claimed
+/// by a replica that died mid-request, until the claim is taken over).
+fn undecided(sent: &reqwest::Result<reqwest::Response>) -> bool {
+    match sent {
+        Err(_) => true,
+        Ok(r) if matches!(r.status().as_u16(), 502..=504) => true,
+        // The kit's `idempotency-in-flight` is the only 409 that says when to come back.
+        Ok(r) => {
+            r.status() == StatusCode::CONFLICT
+                && r.headers().contains_key(reqwest::header::RETRY_AFTER)
+        }
+    }
 }
 
 /// C buyers ordering 2 seats each, with the payment in the call, for T seconds.
@@ -298,6 +326,7 @@ pub async fn purchase(urls: Urls, admin: &Admin, options: &PurchaseOptions) -> a
     let seats = Arc::new(seats);
     let event: Arc<str> = Arc::from(event);
     let event_id = event.clone();
+    let retry = options.retry_unavailable;
     let stats = drive(
         "POST /v1/orders (2 seats, paid)",
         options.concurrency,
@@ -318,21 +347,116 @@ pub async fn purchase(urls: Urls, admin: &Admin, options: &PurchaseOptions) -> a
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         return "share-sold".to_owned();
                     }
-                    let sent = client
-                        .order(&buyer, &event, &seats[start..start + 2], "tok_visa")
+                    let mine = &seats[start..start + 2];
+                    let key = Uuid::now_v7();
+                    let mut sent = client
+                        .order_with_key(&buyer, &event, mine, "tok_visa", key)
                         .await;
-                    label(sent, StatusCode::CREATED)
+                    let mut retries = 0;
+                    while retries < retry && undecided(&sent) {
+                        retries += 1;
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        sent = client
+                            .order_with_key(&buyer, &event, mine, "tok_visa", key)
+                            .await;
+                    }
+                    let outcome = match sent {
+                        // Which conflict: the problem's type names it.
+                        Ok(r) if r.status() == StatusCode::CONFLICT => {
+                            let problem: Value = r.json().await.unwrap_or(Value::Null);
+                            let kind = problem["type"].as_str().unwrap_or_default();
+                            format!("409 {}", kind.rsplit('/').next().unwrap_or(kind))
+                        }
+                        sent => label(sent, StatusCode::CREATED),
+                    };
+                    if retries > 0 {
+                        format!("{outcome} after {retries} retries")
+                    } else {
+                        outcome
+                    }
                 }
             }
         },
     )
     .await;
     stats.print();
-    let confirmed = stats.outcomes.get("ok").copied().unwrap_or(0);
+    let confirmed: u64 = stats
+        .outcomes
+        .iter()
+        .filter(|(outcome, _)| outcome.starts_with("ok"))
+        .map(|(_, n)| *n)
+        .sum();
     #[allow(clippy::cast_precision_loss)]
     let rate = confirmed as f64 / stats.elapsed.as_secs_f64();
     println!("confirmed orders/s {rate:.1}");
-    check_invariant(&client, &event_id).await.map(drop)
+    let admin_token = client.admin_token(admin).await?;
+    // Orders a killed replica left mid-saga are resumed by order-service's recovery: the
+    // invariant is checked once they have settled (or the wait is over).
+    let settle_until = Instant::now() + options.settle;
+    let confirmed_ids = loop {
+        match check_invariant(&client, &event_id, &admin_token).await {
+            Ok(checked) => break checked.confirmed,
+            Err(e) if Instant::now() < settle_until => {
+                println!("not settled yet ({e}); checking again in 2 s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if options.check_emails {
+        check_receipts(&client, &confirmed_ids, &admin_token, settle_until).await?;
+    }
+    Ok(())
+}
+
+/// Every confirmed order has its receipt `SENT` (waiting until `until` for the sender).
+async fn check_receipts(
+    client: &Client,
+    orders: &[String],
+    admin_token: &str,
+    until: Instant,
+) -> anyhow::Result<()> {
+    let mut waiting: Vec<&String> = orders.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        for id in waiting {
+            let list = client
+                .json(
+                    reqwest::Method::GET,
+                    format!("{}/v1/notifications?orderId={id}", client.urls.notification),
+                    Some(admin_token),
+                    None,
+                )
+                .await?;
+            let sent = list["items"].as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|n| n["type"] == "order.confirmed" && n["status"] == "SENT")
+            });
+            if !sent {
+                still.push(id);
+            }
+        }
+        if still.is_empty() {
+            println!(
+                "every confirmed order's receipt is SENT ({} e-mails)",
+                orders.len()
+            );
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < until,
+            "{} confirmed orders have no SENT receipt, e.g. {}",
+            still.len(),
+            still[0]
+        );
+        println!(
+            "{} receipts not sent yet; checking again in 2 s",
+            still.len()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        waiting = still;
+    }
 }
 
 pub struct OnSaleOptions {
@@ -387,7 +511,9 @@ pub async fn onsale(urls: Urls, admin: &Admin, options: &OnSaleOptions) -> anyho
         })
         .map(|(_, n)| n)
         .sum();
-    let sold = check_invariant(&client, &event).await?;
+    let sold = check_invariant(&client, &event, &client.admin_token(admin).await?)
+        .await?
+        .sold;
     ensure!(
         server_errors == 0,
         "{server_errors} answers were 5xx or failed"
@@ -459,9 +585,21 @@ async fn buy_one(
 
 /// The fleet-wide invariant over one event's orders, payments and seats (over HTTP, as a
 /// service). Prints what it checked; the seats sold.
-async fn check_invariant(client: &Client, event: &str) -> anyhow::Result<usize> {
-    let service = client.service_token().await?;
-    let orders = event_orders(client, event, &service).await?;
+/// What the invariant check found.
+struct Checked {
+    sold: usize,
+    /// The ids of the confirmed orders.
+    confirmed: Vec<String>,
+}
+
+async fn check_invariant(
+    client: &Client,
+    event: &str,
+    admin_token: &str,
+) -> anyhow::Result<Checked> {
+    let service = admin_token;
+    let mut confirmed_ids = Vec::new();
+    let orders = event_orders(client, event, service).await?;
     let status_of = seat_statuses(client, event).await?;
     let sold = status_of.values().filter(|s| *s == "SOLD").count();
     let mut confirmed = 0;
@@ -472,7 +610,7 @@ async fn check_invariant(client: &Client, event: &str) -> anyhow::Result<usize> 
             .json(
                 reqwest::Method::GET,
                 format!("{}/v1/payments?orderId={id}", client.urls.payment),
-                Some(&service),
+                Some(service),
                 None,
             )
             .await?;
@@ -483,6 +621,7 @@ async fn check_invariant(client: &Client, event: &str) -> anyhow::Result<usize> 
         match order["status"].as_str() {
             Some("CONFIRMED") => {
                 confirmed += 1;
+                confirmed_ids.push(id.to_owned());
                 ensure!(
                     successful.len() == 1,
                     "order {id} is CONFIRMED with {} successful charges",
@@ -528,7 +667,10 @@ async fn check_invariant(client: &Client, event: &str) -> anyhow::Result<usize> 
         "invariant holds: {} orders ({confirmed} CONFIRMED, each with one successful charge of its total and its seats sold), {sold} seats sold, each in exactly one confirmed order; no other order kept a charge",
         orders.len()
     );
-    Ok(sold)
+    Ok(Checked {
+        sold,
+        confirmed: confirmed_ids,
+    })
 }
 
 /// Every order of the event (a service lists them all), page by page.

@@ -76,10 +76,12 @@ impl ServiceError for OrderError {
                 format!("The order is {status}; only a PENDING_PAYMENT order can be paid."),
             ),
             Self::NotCancellable(detail) => Problem::conflict("order-not-cancellable", detail),
+            // Transient: the other request (or the recovery) finishes within a step's time.
             Self::Busy => Problem::conflict(
                 "order-busy",
                 "Another request is completing this order right now; retry shortly.",
-            ),
+            )
+            .with_retry_after(1),
             Self::Declined { reason, order } => Problem::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "payment-declined",

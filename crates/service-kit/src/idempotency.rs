@@ -2,7 +2,8 @@
 //!
 //! The key is scoped to the caller (the token's `sub`). The first request with a key claims it
 //! and runs; its answer is stored unless it is a server error (5xx: the failure is ours or a
-//! dependency's, so a retry must be allowed to run again). A later request with the same key:
+//! dependency's, so a retry must be allowed to run again) or says when to come back
+//! (`Retry-After`: rate limited, or the resource busy for a moment). A later request with the same key:
 //! - and the same request: the stored answer is replayed with `Idempotent-Replayed: true`;
 //! - and a different request: 422;
 //! - while the first is still running: 409.
@@ -304,7 +305,8 @@ impl IdempotencyStore {
     }
 
     /// Runs `handler` at most once per (caller, key, request): the whole protocol in one call.
-    /// Answers below 500 are stored and replayed; a 5xx releases the key for a retry.
+    /// Answers below 500 are stored and replayed; a 5xx, or an answer with `Retry-After`,
+    /// releases the key for a retry.
     pub async fn run<F>(
         &self,
         caller: &str,
@@ -321,7 +323,9 @@ impl IdempotencyStore {
         }
         let response = handler.await;
         let status = response.status();
-        if status.is_server_error() {
+        // A 5xx, or any answer that says when to come back (429, 409 "busy"), is not the
+        // request's outcome: storing it would replay "retry later" to every retry.
+        if status.is_server_error() || response.headers().contains_key(header::RETRY_AFTER) {
             self.release(caller, key).await?;
             return Ok(response);
         }

@@ -295,6 +295,11 @@ fn as_problem(code: u16, response: &mut Value) {
             // Every 429 and 503 of the fleet says when to come back.
             json!({ "description": "Seconds to wait before trying again", "required": true, "schema": { "type": "integer", "minimum": 0 } }),
         )),
+        // A conflict that passes (the same key in flight, an order busy) says when to retry.
+        409 => Some((
+            "Retry-After",
+            json!({ "description": "When the conflict passes by itself (a request still running): seconds to wait", "schema": { "type": "integer", "minimum": 0 } }),
+        )),
         _ => None,
     };
     if let Some((name, value)) = header {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use service_kit::Problem;
 use service_kit::idempotency::{
     Begin, IdempotencyError, IdempotencyKey, IdempotencyStore, StoredResponse, fingerprint,
 };
@@ -188,6 +189,31 @@ async fn a_server_error_is_not_stored_so_a_retry_runs_again(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(retried.status(), StatusCode::CREATED);
+    assert!(retried.headers().get("idempotent-replayed").is_none());
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_answer_that_says_retry_later_is_not_stored(pool: PgPool) {
+    // order-service's 409 `order-busy` (another request is finishing the order) and every 429
+    // carry Retry-After: the retry they ask for must run, not replay them.
+    let store = store(pool).await;
+    let print = fingerprint("pay", &json!({}));
+    let busy = store
+        .run("alice", &key("k1"), &print, async {
+            Problem::conflict("order-busy", "busy")
+                .with_retry_after(1)
+                .into_response()
+        })
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    let retried = store
+        .run("alice", &key("k1"), &print, async {
+            StatusCode::OK.into_response()
+        })
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), StatusCode::OK);
     assert!(retried.headers().get("idempotent-replayed").is_none());
 }
 

@@ -273,3 +273,38 @@ async fn a_send_that_hangs_holds_up_no_other_email_and_is_retried_after_its_time
     assert_eq!(status, "PENDING");
     assert!(error.unwrap().contains("no answer"));
 }
+
+#[sqlx::test(migrations = false)]
+async fn two_senders_over_one_database_send_each_email_once(pool: PgPool) {
+    // Two replicas of the service, one database, one mail server; messages reach either.
+    let smtp = SmtpSink::start().await;
+    let harness = Harness::new(pool).await;
+    let replicas = [
+        harness.app(Some(&smtp.url()), &[]).await,
+        harness.app(Some(&smtp.url()), &[]).await,
+    ];
+    let buyer = harness.buyer().await;
+    for i in 0..40 {
+        let order = notice(&buyer, "Ada", "Jazz Night", 1);
+        let replica = &replicas[i % 2];
+        assert_eq!(
+            harness
+                .deliver(replica, &envelope(&OrderConfirmed(order)))
+                .await,
+            StatusCode::ACCEPTED
+        );
+    }
+    let received = smtp.wait_for(40, PATIENCE).await;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(smtp.received().len(), 40, "one e-mail per notification");
+    let ids: std::collections::HashSet<String> =
+        received.iter().map(|r| parse(r).message_id).collect();
+    assert_eq!(ids.len(), 40, "no e-mail sent twice");
+    let sent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM notifications WHERE status = 'SENT' AND attempts = 1",
+    )
+    .fetch_one(&harness.pool)
+    .await
+    .unwrap();
+    assert_eq!(sent, 40, "each sent at its first attempt, by one sender");
+}

@@ -413,6 +413,45 @@ async fn a_buyer_gets_no_longer_ttl_than_the_default_and_bursts_are_rate_limited
 }
 
 #[sqlx::test(migrations = false)]
+async fn two_sweepers_at_once_expire_each_hold_once(pool: PgPool) {
+    // Two replicas' sweepers, each in its own round, over more holds than one batch (500).
+    let app = TestApp::spawn(pool.clone()).await;
+    let (event, seats) = app.event_with_seats(600).await;
+    for chunk in seats.chunks(100) {
+        let holds = chunk
+            .iter()
+            .map(|seat| app.held(event, std::slice::from_ref(seat), Some(1)));
+        futures::future::join_all(holds).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let metrics = || {
+        seating_service::state::SeatingMetrics::register(&service_kit::metrics::Metrics::new(
+            "test",
+        ))
+    };
+    let (one, two) = (metrics(), metrics());
+    let (a, b) = tokio::join!(
+        seating_service::sweeper::sweep_once(&pool, &one),
+        seating_service::sweeper::sweep_once(&pool, &two),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a + b,
+        600,
+        "each hold expired by exactly one sweeper ({a} + {b})"
+    );
+    assert_eq!(one.expirations.get() + two.expirations.get(), 600);
+    let (expired, pointing): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM holds WHERE status = 'EXPIRED'),
+                (SELECT count(*) FROM seats WHERE hold_id IS NOT NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((expired, pointing), (600, 0));
+}
+
+#[sqlx::test(migrations = false)]
 async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let doc = test_support::assert_openapi_truthful(&app.address).await;

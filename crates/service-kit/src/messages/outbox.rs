@@ -265,14 +265,25 @@ impl Relay {
         .fetch_all(&self.pool)
         .await?;
         claimed.sort_by_key(|c| c.seq);
+        // A round ends while its lease still covers the call in progress: what it did not reach
+        // is handed back at once, so the lease can stay short and the claims of a relay that
+        // died (a replica killed) fall due again within it.
+        let deadline =
+            tokio::time::Instant::now() + self.lease().saturating_sub(self.policy.request_timeout);
         let mut delivered: Vec<&Claimed> = Vec::with_capacity(claimed.len());
-        for delivery in &claimed {
+        let mut unreached: &[Claimed] = &[];
+        for (i, delivery) in claimed.iter().enumerate() {
+            if tokio::time::Instant::now() >= deadline {
+                unreached = &claimed[i..];
+                break;
+            }
             match self.deliver(delivery).await {
                 Ok(()) => delivered.push(delivery),
                 Err(error) => self.settle_failure(delivery, &error).await?,
             }
         }
         self.settle_delivered(&delivered).await?;
+        self.hand_back(unreached).await?;
         if self.gauges_due()
             && let Err(e) = self.update_gauges().await
         {
@@ -281,10 +292,33 @@ impl Relay {
         Ok(claimed.len())
     }
 
-    /// Longer than a round can take: every claimed delivery timing out, one after the other.
+    /// How long a round's claims are its own: a few calls' time. A round stops starting calls
+    /// one call's time before it ends (see [`Self::deliver_batch`]), so it never outlives it.
     fn lease(&self) -> Duration {
-        let batch = u32::try_from(self.policy.batch).unwrap_or(u32::MAX);
-        self.policy.request_timeout.saturating_mul(batch) + Duration::from_secs(30)
+        self.policy
+            .request_timeout
+            .saturating_mul(3)
+            .max(Duration::from_secs(1))
+    }
+
+    /// Makes claimed deliveries the round did not reach due again, as if never claimed.
+    async fn hand_back(&self, unreached: &[Claimed]) -> sqlx::Result<()> {
+        if unreached.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = unreached.iter().map(|d| d.message_id).collect();
+        let subscribers: Vec<&str> = unreached.iter().map(|d| d.subscriber.as_str()).collect();
+        sqlx::query(
+            "UPDATE outbox_deliveries d SET next_attempt_at = now()
+             FROM unnest($1::uuid[], $2::text[]) AS back(message_id, subscriber)
+             WHERE d.message_id = back.message_id AND d.subscriber = back.subscriber
+               AND d.delivered_at IS NULL",
+        )
+        .bind(&ids)
+        .bind(&subscribers)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn deliver(&self, delivery: &Claimed) -> Result<(), String> {
