@@ -140,6 +140,55 @@ ensure_k8s_venv() {
     export K8S_VENV="$venv"
 }
 
+# schemathesis (PyPI), the OpenAPI fuzzer of scripts/fuzz-api.sh. Its CLI and checks change
+# between minor versions (3.x and 4.x differ a lot), so it is pinned; changing the pin reinstalls.
+SCHEMATHESIS_VERSION="4.32.5"
+
+# ensure_schemathesis — create or update $TOOLS_DIR/schemathesis-venv with the pinned
+# schemathesis (about 30 s once per machine) and export SCHEMATHESIS (its `st`).
+ensure_schemathesis() {
+    local venv="$TOOLS_DIR/schemathesis-venv" stamp="$TOOLS_DIR/schemathesis-venv/.ticketing-requirements"
+    # The newest Python there is: schemathesis's coverage phase trips over a CPython 3.11 bug
+    # ("AST constructor recursion depth mismatch", seen with 3.11.7) that 3.12 and later fixed.
+    # pyenv's shims answer only for its active versions, so its installed ones are asked directly.
+    local python="" candidate
+    local -a candidates=(python3.13 python3.12)
+    mapfile -t -O 2 candidates < <(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 \
+        2>/dev/null | sort -rV)
+    candidates+=(python3)
+    for candidate in "${candidates[@]}"; do
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" --version >/dev/null 2>&1; then
+            python="$candidate"
+            break
+        fi
+    done
+    if [[ -z "$python" ]]; then
+        log "python3 not found (apt-get install -y python3 python3-venv)"
+        return 1
+    fi
+    # The stamp names the Python too: a venv of another one is made again.
+    local wanted
+    wanted="schemathesis==$SCHEMATHESIS_VERSION $("$python" --version 2>&1)"
+    if [[ -x "$venv/bin/st" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+        export SCHEMATHESIS="$venv/bin/st"
+        return 0
+    fi
+    log "installing $wanted into $venv (once per machine)"
+    mkdir -p "$TOOLS_DIR"
+    rm -rf "$venv"
+    if ! "$python" -m venv "$venv"; then
+        log "$python -m venv failed (apt-get install -y python3-venv)"
+        return 1
+    fi
+    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_VERSION"; then
+        log "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
+        return 1
+    fi
+    printf '%s' "$wanted" > "$stamp"
+    export SCHEMATHESIS="$venv/bin/st"
+}
+
 # ensure_promtool — put promtool on PATH: the machine's, or Debian's `prometheus` package
 # (installed quietly as root; the daemon it brings is stopped and disabled again, since only
 # promtool is wanted).

@@ -25,20 +25,34 @@ pub const METHOD_CARD: &str = "card";
 pub struct CreateOrderRequest {
     pub event_id: Uuid,
     /// 1 to 10 distinct seats of the event.
+    #[schema(schema_with = seat_ids_schema)]
     pub seat_ids: Vec<Uuid>,
     /// Pay in the same call: the order answers CONFIRMED with its tickets, or 402.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentRequest>,
 }
 
+fn seat_ids_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    service_kit::openapi::distinct_ids(1, MAX_SEATS)
+}
+
 /// A card payment: a gateway token stands for the card (`tok_visa` on the simulated gateway).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
-    #[schema(example = "card")]
+    #[schema(example = "card", value_type = PaymentMethod)]
     pub method: String,
-    #[schema(example = "tok_visa")]
+    /// 1 to 255 visible ASCII characters (blanks around it are trimmed), never a card number.
+    #[schema(example = "tok_visa", pattern = r"^[ \t\n\r]*[!-~]{1,255}[ \t\n\r]*$")]
     pub token: String,
+}
+
+/// The only payment method.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used: the request keeps the text, to say what is wrong
+pub enum PaymentMethod {
+    Card,
 }
 
 /// An order request that passed validation.

@@ -22,14 +22,17 @@ pub const DEFAULT_PAGE_LIMIT: u32 = 20;
 #[serde(rename_all = "camelCase")]
 pub struct ChargeRequest {
     pub order_id: Uuid,
-    /// A decimal string with at most two places (`"262.50"`); JSON numbers are refused.
+    /// More than zero: a decimal string with at most two places (`"262.50"`), whole in a
+    /// currency without cents (JPY); JSON numbers are refused.
+    #[schema(schema_with = service_kit::money::positive_amount_schema)]
     pub amount: Money,
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", value_type = Currency)]
     pub currency: String,
-    #[schema(example = "card")]
+    #[schema(example = "card", value_type = PaymentMethod)]
     pub method: String,
-    /// The gateway's token for the card (`tok_visa`); never a card number.
-    #[schema(example = "tok_visa")]
+    /// The gateway's token for the card (`tok_visa`): 1 to 255 visible ASCII characters, never a
+    /// card number (12 to 19 digits, maybe with dashes).
+    #[schema(example = "tok_visa", max_length = 255, pattern = "^[!-~]+$")]
     pub token: String,
     /// The payer, when a service charges on a user's behalf. A user may omit it (it is them)
     /// and may not name anyone else.
@@ -43,6 +46,14 @@ pub struct ChargeRequest {
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
     pub number: Option<IgnoredAny>,
+}
+
+/// The only payment method.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used: the request keeps the text, to say what is wrong
+pub enum PaymentMethod {
+    Card,
 }
 
 /// A charge that passed validation.
@@ -100,10 +111,12 @@ impl ChargeRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundRequest {
-    /// What to give back; by default all that remains.
+    /// What to give back, more than zero; by default all that remains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = service_kit::money::positive_amount_schema)]
     pub amount: Option<Money>,
-    /// Why, for the record (1 to 500 characters).
+    /// Why, for the record (1 to 500 characters, trimmed).
+    #[schema(max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -187,6 +200,7 @@ pub struct PaymentQuery {
     /// Only the payments of this order (failed attempts included).
     pub order_id: Option<Uuid>,
     /// From 1.
+    #[param(maximum = 4_294_967_295_u64)]
     pub page: Option<u32>,
     /// 1 to 100, default 20.
     pub limit: Option<u32>,

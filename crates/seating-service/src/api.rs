@@ -18,8 +18,10 @@ pub const MAX_INVENTORY_SEATS: usize = 5_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryRequest {
-    #[schema(value_type = String, example = "EUR")]
+    #[schema(value_type = Currency, example = "EUR")]
     pub currency: String,
+    /// 1 to 5000 seats, each seat id and each place (section, row, number) once.
+    #[schema(min_items = 1, max_items = 5000)]
     pub seats: Vec<InventorySeat>,
     /// The publication these seats belong to. With one, a new event waits as a draft (nothing
     /// can be held) until the publication's last request opens it; without, it is on sale at
@@ -36,8 +38,14 @@ pub struct InventoryRequest {
 #[serde(rename_all = "camelCase")]
 pub struct InventorySeat {
     pub seat_id: Uuid,
+    /// 1 to 50 characters, trimmed.
+    #[schema(max_length = 50, pattern = r"\S")]
     pub section: String,
+    /// 1 to 20 characters, trimmed.
+    #[schema(max_length = 20, pattern = r"\S")]
     pub row: String,
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "service_kit::integer::whole")]
     pub number: i32,
     pub price: Money,
 }
@@ -148,12 +156,19 @@ pub struct InventoryView {
 #[serde(rename_all = "camelCase")]
 pub struct ReserveRequest {
     pub event_id: Uuid,
+    /// 1 to 10 distinct seats of the event.
+    #[schema(schema_with = seat_ids_schema)]
     pub seat_ids: Vec<Uuid>,
     pub holder_id: Uuid,
     /// Defaults to HOLD_TTL_SECONDS (900). A service may ask for 1 to 3600; a buyer for at most
     /// the default.
     #[schema(minimum = 1, maximum = 3600)]
+    #[serde(default, deserialize_with = "service_kit::integer::optional_whole")]
     pub ttl_seconds: Option<u64>,
+}
+
+fn seat_ids_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    service_kit::openapi::distinct_ids(1, SeatSelection::MAX)
 }
 
 pub struct Reservation {
@@ -243,6 +258,7 @@ pub struct AllocateRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ReturnRequest {
     pub event_id: Uuid,
+    #[schema(min_items = 1, max_items = 100)]
     pub seat_ids: Vec<Uuid>,
     pub order_id: Uuid,
 }
@@ -261,7 +277,7 @@ pub struct ReturnView {
 #[into_params(parameter_in = Query)]
 pub struct SeatQuery {
     pub event_id: Uuid,
-    /// AVAILABLE, HELD or SOLD.
+    #[param(value_type = Option<SeatStatus>)]
     pub status: Option<String>,
     pub section: Option<String>,
     /// From 1 (default 1).

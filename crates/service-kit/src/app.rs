@@ -24,7 +24,6 @@ use axum::Router;
 use axum::routing::get;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use utoipa::Modify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::TokenVerifier;
@@ -34,7 +33,6 @@ use crate::idempotency::IdempotencyStore;
 use crate::messages::inbox::{self, Consumer};
 use crate::messages::outbox::{self, OutboxMetrics, Relay, RelayPolicy};
 use crate::metrics::Metrics;
-use crate::openapi::BearerAuth;
 use crate::server::{self, Standard};
 use crate::tasks::{RestartPolicy, Running, Supervisor, Task, TaskHealth};
 use crate::telemetry;
@@ -147,6 +145,8 @@ pub struct Assembly<St> {
     extra: Router,
     tasks: Vec<Task>,
     verifier: Option<Arc<TokenVerifier>>,
+    /// Serves `POST /v1/messages` (its operation goes into the OpenAPI document).
+    consumes: bool,
 }
 
 impl<St> Assembly<St> {
@@ -159,6 +159,7 @@ impl<St> Assembly<St> {
             extra: Router::new(),
             tasks: Vec::new(),
             verifier: None,
+            consumes: false,
         }
     }
 
@@ -167,6 +168,7 @@ impl<St> Assembly<St> {
     #[must_use]
     pub fn consumer<C: Consumer>(mut self, pool: PgPool, consumer: C) -> Self {
         self.extra = self.extra.merge(inbox::router(pool, consumer));
+        self.consumes = true;
         self
     }
 
@@ -268,8 +270,7 @@ pub async fn assemble<S: Service>(
     who.name().clone_into(&mut openapi.info.title);
     VERSION.clone_into(&mut openapi.info.version);
     openapi.info.description = Some(who.description().to_owned());
-    BearerAuth.modify(&mut openapi);
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(crate::openapi::finish(openapi, who, assembly.consumes));
     let routes = routes.merge(assembly.extra).route(
         "/openapi.json",
         get(move || {

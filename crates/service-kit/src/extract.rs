@@ -64,6 +64,16 @@ where
         if contains_nul_escape(&bytes) {
             return Err(nul_problem());
         }
+        // Every request body of the API is an object; serde would also read a struct from an
+        // array of its fields in order (`[null, null]`), which no client means.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "Request body has the wrong shape",
+            )
+            .with_detail("The body must be a JSON object."));
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_problem(&rejection)),
@@ -329,6 +339,32 @@ mod tests {
             ip("10.1.2.3")
         );
         assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_an_object_is_refused() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Patch {
+            #[allow(dead_code)]
+            name: Option<String>,
+        }
+        let request = |body: &'static str| {
+            Request::builder()
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        };
+        // serde alone reads `[null]` as a `Patch` with no name.
+        let refused = Json::<Patch>::from_request(request(" [null]"), &())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.code(), "invalid-body");
+        assert!(
+            Json::<Patch>::from_request(request(r#"{"name":null}"#), &())
+                .await
+                .is_ok()
+        );
     }
 
     #[test]

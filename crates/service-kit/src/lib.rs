@@ -19,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod fleet;
 pub mod idempotency;
+pub mod integer;
 pub mod messages;
 pub mod metrics;
 pub mod money;

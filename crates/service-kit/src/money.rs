@@ -12,9 +12,42 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An amount of money in a currency's major unit, exactly two decimals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, utoipa::ToSchema)]
-#[schema(value_type = String, example = "262.50")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(Decimal);
+
+/// What [`Money::parse`] accepts and every field checks (no amount of the API is negative): a
+/// plain decimal up to 10⁹ with at most two significant decimals, blanks around it allowed.
+pub const AMOUNT_PATTERN: &str =
+    r"^[ \t\n\r]*0*(1000000000(\.0+)?|[0-9]{1,9}(\.[0-9]{1,2}0*)?)[ \t\n\r]*$";
+
+/// As [`AMOUNT_PATTERN`], above zero (a charge, a refund).
+pub const POSITIVE_AMOUNT_PATTERN: &str = r"^[ \t\n\r]*0*(1000000000(\.0+)?|[1-9][0-9]{0,8}(\.[0-9]{1,2}0*)?|0?\.(0[1-9]|[1-9][0-9]?)0*)[ \t\n\r]*$";
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        amount_schema(AMOUNT_PATTERN)
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+/// The schema of an amount matching `pattern` (a field above zero takes
+/// `#[schema(schema_with = service_kit::money::positive_amount_schema)]`).
+fn amount_schema(pattern: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(pattern))
+        .description(Some(
+            "A decimal string with at most two decimals (`\"262.50\"`), never a JSON number",
+        ))
+        .examples(["262.50"])
+        .into()
+}
+
+/// The schema of an amount above zero.
+pub fn positive_amount_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    amount_schema(POSITIVE_AMOUNT_PATTERN)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -185,9 +218,25 @@ impl sqlx::Decode<'_, sqlx::Postgres> for Money {
 }
 
 /// An ISO 4217 currency code in upper case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
-#[schema(value_type = String, example = "EUR")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency([u8; 3]);
+
+/// The codes offered, as an enum: a field read with [`Currency::parse`] takes
+/// `#[schema(value_type = Currency)]`.
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(ISO_4217.iter().copied()))
+            .description(Some(
+                "An ISO 4217 code in upper case (currencies with three minor digits are not offered)",
+            ))
+            .examples(["EUR"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 /// The active ISO 4217 codes with two minor digits or none; the fleet writes every amount with
 /// two decimals, so currencies with three (BHD, KWD, ...) are not offered.

@@ -267,3 +267,18 @@ impl MessageSink {
             .collect()
     }
 }
+
+/// Fetches `/openapi.json` of the service at `base` and asserts that the kit's audit finds
+/// nothing wrong with it (every operation answers something, documents the kit's answers, and
+/// sends its errors as problems); returns the document for further checks.
+pub async fn assert_openapi_truthful(base: &str) -> Value {
+    let doc: Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let faults = service_kit::openapi::audit(&doc);
+    assert!(faults.is_empty(), "OpenAPI faults:\n{}", faults.join("\n"));
+    doc
+}

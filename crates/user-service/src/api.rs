@@ -39,14 +39,25 @@ impl From<UserRow> for UserView {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
-    #[schema(example = "Ada Lovelace")]
+    /// Trimmed: 1 to 100 characters, no control characters (the pattern: something besides
+    /// blanks, no control character).
+    #[schema(
+        example = "Ada Lovelace",
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    #[schema(example = "ada@example.com")]
+    /// Trimmed; a domain with a dot. Unique in any letter case.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// At least 10 characters.
-    #[schema(example = "correct horse battery")]
+    /// 10 to 1024 characters.
+    #[schema(example = "correct horse battery", min_length = 10, max_length = 1024)]
     pub password: String,
-    #[schema(example = "+44 20 7946 0958")]
+    /// 6 to 15 digits, with spaces, dashes, dots, brackets and a leading `+` allowed.
+    #[schema(
+        example = "+44 20 7946 0958",
+        pattern = r"^[ \t\n\r]*\+?[ .()\-]*([0-9][ .()\-]*){6,15}[ \t\n\r]*$"
+    )]
     pub phone: Option<String>,
 }
 
@@ -94,10 +105,14 @@ impl RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProfileRequest {
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// `null` removes the phone number; leaving the field out keeps it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[ \t\n\r]*\+?[ .()\-]*([0-9][ .()\-]*){6,15}[ \t\n\r]*$")]
     pub phone: Option<Option<String>>,
 }
 
@@ -137,9 +152,18 @@ impl UpdateProfileRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleRequest {
-    /// `customer`, `organizer` or `admin`.
-    #[schema(example = "organizer")]
+    #[schema(example = "organizer", value_type = GrantableRole)]
     pub role: String,
+}
+
+/// The roles an admin may give (`service` is no user's role).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used: the request keeps the text, to say what is wrong
+pub enum GrantableRole {
+    Customer,
+    Organizer,
+    Admin,
 }
 
 impl RoleRequest {

@@ -74,12 +74,20 @@ impl From<EventRow> for EventView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRequest {
+    /// 1 to 200 characters, trimmed.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub title: String,
+    #[schema(value_type = EventType)]
     pub event_type: String,
+    /// A venue that exists (422 otherwise).
     pub venue_id: Uuid,
+    /// In the future (422 otherwise).
     pub starts_at: DateTime<Utc>,
+    #[schema(value_type = Currency)]
     pub currency: String,
     pub base_price: Money,
+    /// 1 to 5000 characters, trimmed.
+    #[schema(max_length = 5000, pattern = r"\S")]
     pub description: Option<String>,
 }
 
@@ -131,9 +139,12 @@ impl EventRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPatch {
+    #[schema(max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
+    #[schema(max_length = 5000, pattern = r"\S")]
     pub description: Option<String>,
-    /// The following only while the event is a draft.
+    /// The following only while the event is a draft (409 otherwise).
+    #[schema(value_type = Option<EventType>)]
     pub event_type: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
     pub base_price: Option<Money>,
@@ -147,14 +158,16 @@ pub struct EventQuery {
     pub city: Option<String>,
     /// An event type (concert, theatre, ...).
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<EventType>)]
     pub event_type: Option<String>,
+    #[param(value_type = Option<EventStatus>)]
     pub status: Option<String>,
     /// Starts at or after.
     pub from: Option<DateTime<Utc>>,
     /// Starts before.
     pub to: Option<DateTime<Utc>>,
-    /// Words of the title, any case.
+    /// Words of the title, any case; at most 200 characters (trimmed).
+    #[param(max_length = 200)]
     pub q: Option<String>,
     pub venue_id: Option<Uuid>,
     pub page: Option<i64>,
@@ -202,5 +215,7 @@ impl EventQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelRequest {
+    /// 1 to 500 characters, trimmed.
+    #[schema(max_length = 500, pattern = r"\S")]
     pub reason: String,
 }

@@ -25,8 +25,12 @@ pub struct SeatsRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatSpec {
+    #[schema(max_length = 50, pattern = r"\S")]
     pub section: String,
+    #[schema(max_length = 20, pattern = r"\S")]
     pub row: String,
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "service_kit::integer::whole")]
     pub number: i32,
     /// Defaults to the event's basePrice.
     pub price: Option<Money>,
@@ -35,8 +39,14 @@ pub struct SeatSpec {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SectionLayout {
+    #[schema(max_length = 50, pattern = r"\S")]
     pub section: String,
+    /// Rows × seats per row of all sections: 1 to 100 000 seats.
+    #[schema(minimum = 1, maximum = 100_000)]
+    #[serde(deserialize_with = "service_kit::integer::whole")]
     pub rows: u32,
+    #[schema(minimum = 1, maximum = 100_000)]
+    #[serde(deserialize_with = "service_kit::integer::whole")]
     pub seats_per_row: u32,
     pub price: Option<Money>,
 }

@@ -37,9 +37,14 @@ impl From<VenueRow> for VenueView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VenueRequest {
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: String,
+    #[schema(max_length = 100, pattern = r"\S")]
     pub city: String,
+    #[schema(max_length = 500, pattern = r"\S")]
     pub address: Option<String>,
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "service_kit::integer::whole")]
     pub capacity: i64,
 }
 
@@ -75,9 +80,14 @@ impl VenueRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VenuePatch {
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(max_length = 100, pattern = r"\S")]
     pub city: Option<String>,
+    #[schema(max_length = 500, pattern = r"\S")]
     pub address: Option<String>,
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "service_kit::integer::optional_whole")]
     pub capacity: Option<i64>,
 }
 

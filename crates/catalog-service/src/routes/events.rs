@@ -42,8 +42,8 @@ pub async fn create_event(
 }
 
 /// Search events (drafts only for their organizer and admins); paged, by start time. ETag.
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery),
-    responses((status = 200, description = "A page of events"), (status = 304), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery), security((), ("bearer" = [])),
+    responses((status = 200, description = "A page of events", body = crate::api::Page<EventView>), (status = 304), (status = 422, body = Problem)))]
 pub async fn list_events(
     State(state): State<AppState>,
     caller: Option<Caller>,
@@ -55,7 +55,7 @@ pub async fn list_events(
 }
 
 /// An event. ETag.
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = Uuid, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = EventView), (status = 304), (status = 404, body = Problem)))]
 pub async fn get_event(
     State(state): State<AppState>,
@@ -86,7 +86,8 @@ pub async fn update_event(
 /// Define a draft's seats: a list or a layout.
 #[utoipa::path(put, path = "/v1/events/{id}/seats", tag = "events", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SeatsRequest,
-    responses((status = 200, body = SeatCount), (status = 409, description = "Not a draft", body = Problem),
+    responses((status = 200, body = SeatCount), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Not a draft", body = Problem),
         (status = 422, description = "Duplicates or invalid seats", body = Problem)))]
 pub async fn put_seats(
     State(state): State<AppState>,
@@ -100,7 +101,7 @@ pub async fn put_seats(
 }
 
 /// The canonical seat list. ETag.
-#[utoipa::path(get, path = "/v1/events/{id}/seats", tag = "events", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/v1/events/{id}/seats", tag = "events", params(("id" = Uuid, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = SeatList), (status = 304), (status = 404, body = Problem)))]
 pub async fn list_seats(
     State(state): State<AppState>,
@@ -117,7 +118,8 @@ pub async fn list_seats(
 /// Publish: seating gets the seats, then the event is ON_SALE.
 #[utoipa::path(post, path = "/v1/events/{id}/publish", tag = "events", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = EventView), (status = 409, description = "Not a draft, or no seats", body = Problem),
+    responses((status = 200, body = EventView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Not a draft, or no seats", body = Problem),
         (status = 503, description = "Seating down; the event stays a draft", body = Problem)))]
 pub async fn publish_event(
     State(state): State<AppState>,
@@ -130,7 +132,8 @@ pub async fn publish_event(
 /// Cancel for good; the fleet is told with `event.cancelled`.
 #[utoipa::path(post, path = "/v1/events/{id}/cancel", tag = "events", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = CancelRequest,
-    responses((status = 200, body = EventView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = EventView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Cancelled already", body = Problem)))]
 pub async fn cancel_event(
     State(state): State<AppState>,
     caller: Caller,

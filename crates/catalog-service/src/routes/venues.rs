@@ -36,7 +36,7 @@ pub async fn create_venue(
 
 /// Venues, optionally in one city; paged. Sends an ETag.
 #[utoipa::path(get, path = "/v1/venues", tag = "venues", params(VenueQuery),
-    responses((status = 200, description = "A page of venues"), (status = 304), (status = 422, body = Problem)))]
+    responses((status = 200, description = "A page of venues", body = crate::api::Page<VenueView>), (status = 304), (status = 422, body = Problem)))]
 pub async fn list_venues(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -87,3 +87,12 @@ async fn only_its_creator_or_an_admin_changes_a_venue(pool: PgPool) {
         .await;
     assert_problem(invalid, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let doc = test_support::assert_openapi_truthful(&app.address).await;
+    // Reading events and seats takes an optional token: a bad one is refused (401).
+    let list = &doc["paths"]["/v1/events"]["get"];
+    assert!(list["responses"]["401"].is_object(), "{list}");
+}

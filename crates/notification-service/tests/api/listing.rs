@@ -343,3 +343,10 @@ async fn an_order_confirmed_written_to_order_services_outbox_reaches_the_buyer(p
     assert_eq!(received[0].to, vec![buyer.email.clone()]);
     assert_eq!(OrderConfirmed::TYPE, "order.confirmed");
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
+    let harness = Harness::new(pool).await;
+    let app = harness.app(None, &[]).await;
+    test_support::assert_openapi_truthful(&app.url).await;
+}

@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 403, description = "A service token", body = Problem),
         (status = 409, description = "Seats taken (`conflicts`), event not on sale, or the key in flight", body = Problem),
         (status = 422, description = "Invalid fields, or the key reused with another body", body = Problem),
+        (status = 429, description = "Too many orders or holds by this buyer in a short time; see Retry-After", body = Problem),
         (status = 503, description = "A service did not answer; retry with the same key", body = Problem)))]
 pub async fn create_order(
     State(state): State<AppState>,

@@ -151,3 +151,9 @@ async fn only_the_events_organizer_or_an_admin_checks_in_and_a_void_ticket_is_re
         .await;
     assert_problem(unknown, StatusCode::NOT_FOUND).await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
+    let fleet = Fleet::start(pool).await;
+    test_support::assert_openapi_truthful(&fleet.orders).await;
+}

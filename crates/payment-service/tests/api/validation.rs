@@ -161,3 +161,19 @@ async fn a_card_number_is_refused_and_never_echoed(pool: PgPool) {
     assert_eq!(problem["errors"][0]["field"], "token");
     assert!(!problem.to_string().contains(pan), "{problem}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let doc = test_support::assert_openapi_truthful(&app.address).await;
+    // The key is required, and its rules are the contract's.
+    let key = doc["paths"]["/v1/payments/charge"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap()
+        .clone();
+    assert_eq!(key["required"], true, "{key}");
+    assert_eq!(key["schema"]["maxLength"], 255, "{key}");
+}

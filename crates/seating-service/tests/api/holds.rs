@@ -450,3 +450,16 @@ async fn two_sweepers_at_once_expire_each_hold_once(pool: PgPool) {
     .unwrap();
     assert_eq!((expired, pointing), (600, 0));
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_openapi_document_passes_the_kits_audit(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let doc = test_support::assert_openapi_truthful(&app.address).await;
+    let reserve = &doc["paths"]["/v1/seats/reserve"]["post"];
+    assert_eq!(
+        reserve["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ReserveRequest"
+    );
+    let rules = &doc["components"]["schemas"]["ReserveRequest"]["properties"]["seatIds"];
+    assert_eq!(rules["maxItems"], 10, "{rules}");
+}

@@ -49,7 +49,8 @@ pub async fn login(
 /// Trade a refresh token for a new pair (the old one stops working).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair),
-        (status = 401, description = "Unknown, expired or reused token (reuse revokes the family)", body = Problem)))]
+        (status = 401, description = "Unknown, expired or reused token (reuse revokes the family)", body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn refresh(
     State(state): State<AppState>,
     Json(request): Json<RefreshRequest>,
@@ -64,7 +65,8 @@ pub async fn refresh(
 /// End the session of a refresh token.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     request_body = RefreshRequest,
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204, description = "Logged out (also when the token was unknown)"),
+        (status = 403, description = "A service token: services have no session", body = Problem)))]
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,7 +81,8 @@ pub async fn logout(
 
 /// A service token (client credentials) for one of the configured services.
 #[utoipa::path(post, path = "/v1/auth/service-token", tag = "auth", request_body = ServiceTokenRequest,
-    responses((status = 200, body = ServiceToken), (status = 401, body = Problem)))]
+    responses((status = 200, body = ServiceToken),
+        (status = 401, description = "Unknown client, or wrong secret", body = Problem)))]
 pub async fn service_token(
     State(state): State<AppState>,
     Json(request): Json<ServiceTokenRequest>,

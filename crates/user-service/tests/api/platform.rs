@@ -138,4 +138,9 @@ async fn the_openapi_document_lists_every_route(pool: PgPool) {
         );
     }
     assert!(doc["components"]["schemas"]["UserView"].is_object());
+    let faults = service_kit::openapi::audit(&doc);
+    assert!(faults.is_empty(), "OpenAPI faults:\n{}", faults.join("\n"));
+    // The contract's password rule is in the schema, so a client generated from it knows.
+    let password = &doc["components"]["schemas"]["RegisterRequest"]["properties"]["password"];
+    assert_eq!(password["minLength"], 10, "{password}");
 }
