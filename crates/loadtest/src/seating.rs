@@ -36,6 +36,7 @@ pub struct Seating {
     pub http: reqwest::Client,
     pub base: Arc<str>,
     token: Arc<str>,
+    inventory_token: Arc<str>,
 }
 
 impl Seating {
@@ -49,8 +50,9 @@ impl Seating {
     }
 }
 
-/// A client of seating-service with order-service's token (holds for anyone, sales).
-/// `connections`: how many it keeps open.
+/// A client of seating-service with order-service's token (holds for anyone, sales) and
+/// catalog-service's (inventories: only catalog may send them). `connections`: how many it
+/// keeps open.
 pub async fn service_token(
     seating_url: &str,
     user_url: &str,
@@ -60,21 +62,30 @@ pub async fn service_token(
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let token: Value = http
-        .post(format!(
-            "{}/v1/auth/service-token",
-            user_url.trim_end_matches('/')
-        ))
-        .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let token = |client: &'static str| {
+        let http = http.clone();
+        async move {
+            let answer: Value = http
+                .post(format!(
+                    "{}/v1/auth/service-token",
+                    user_url.trim_end_matches('/')
+                ))
+                .json(&json!({"clientId": client, "clientSecret": format!("dev-secret-{client}")}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            anyhow::Ok(Arc::<str>::from(
+                answer["accessToken"].as_str().unwrap_or_default(),
+            ))
+        }
+    };
     Ok(Seating {
+        token: token("order-service").await?,
+        inventory_token: token("catalog-service").await?,
         http,
         base: Arc::from(seating_url.trim_end_matches('/')),
-        token: Arc::from(token["accessToken"].as_str().unwrap_or_default()),
     })
 }
 
@@ -132,7 +143,7 @@ pub async fn prepare_event(
         seating
             .http
             .put(format!("{}/v1/events/{event}/inventory", seating.base))
-            .bearer_auth(&*seating.token)
+            .bearer_auth(&*seating.inventory_token)
             .json(&json!({"currency": "EUR", "seats": body}))
             .send()
             .await?

@@ -337,24 +337,11 @@ async fn stream(
     // Long enough for the last change to be published and read.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_with = rss_kib(options.service_pid);
-    let last: Value = seating
-        .http
-        .get(format!("{}/v1/events/{event}/seatmap/status", seating.base))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let (final_version, final_statuses) = (
-        last["version"].as_i64().unwrap_or_default(),
-        last["statuses"]
-            .as_str()
-            .unwrap_or_default()
-            .as_bytes()
-            .to_vec(),
-    );
+    let (final_version, final_statuses) = current_status(seating, event).await?;
     let transitions = transitions.lock().map(|t| t.clone()).unwrap_or_default();
-    let mut delays = histogram();
+    // From the probe's request (an upper bound of commit-to-delivery) and from its answer (a
+    // lower bound: the commit happened in between).
+    let (mut delays, mut after_answer) = (histogram(), histogram());
     let (mut complete, mut errors, mut gaps, mut probe_mismatch, mut events) = (0, 0, 0, 0, 0);
     for subscriber in subscribers {
         let seen = subscriber.await?;
@@ -369,30 +356,60 @@ async fn stream(
         if seen.probe.len() != transitions.len() {
             probe_mismatch += 1;
         }
-        for ((code, arrived), (sent_code, sent)) in seen.probe.iter().zip(&transitions) {
+        for ((code, arrived), (sent_code, sent, answered)) in seen.probe.iter().zip(&transitions) {
             if code == sent_code {
-                let micros =
-                    u64::try_from(arrived.duration_since(*sent).as_micros()).unwrap_or(u64::MAX);
-                delays.saturating_record(micros.max(1));
+                let micros = |from: &Instant| {
+                    let since = arrived.saturating_duration_since(*from);
+                    u64::try_from(since.as_micros()).unwrap_or(u64::MAX).max(1)
+                };
+                delays.saturating_record(micros(sent));
+                after_answer.saturating_record(micros(answered));
             }
         }
     }
     #[allow(clippy::cast_precision_loss)]
-    let ms = |q: f64| delays.value_at_quantile(q) as f64 / 1000.0;
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     println!(
-        "stream: {complete}/{} subscribers ended with the service's statuses at version {final_version} (errors {errors}, gaps {gaps}, probe changes missed by {probe_mismatch}); {events} events delivered; {} probe changes, delay from the probe's request to delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples); seating-service RSS {} KiB",
+        "stream: {complete}/{} subscribers ended with the service's statuses at version {final_version} (errors {errors}, gaps {gaps}, probe changes missed by {probe_mismatch}); {events} events delivered; seating-service RSS {} KiB",
         options.subscribers,
-        transitions.len(),
-        ms(0.5),
-        ms(0.99),
-        ms(1.0),
-        delays.len(),
         rss_with.map_or("?".into(), |r| r.to_string()),
+    );
+    println!(
+        "stream delay over {} probe changes x subscribers ({} samples): from the probe's request p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; from its answer p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        transitions.len(),
+        delays.len(),
+        ms(&delays, 0.5),
+        ms(&delays, 0.99),
+        ms(&delays, 1.0),
+        ms(&after_answer, 0.5),
+        ms(&after_answer, 0.99),
+        ms(&after_answer, 1.0),
     );
     Ok(())
 }
 
-type Transitions = Arc<Mutex<Vec<(u8, Instant)>>>;
+/// The version and statuses the service has now.
+async fn current_status(seating: &Seating, event: Uuid) -> anyhow::Result<(i64, Vec<u8>)> {
+    let last: Value = seating
+        .http
+        .get(format!("{}/v1/events/{event}/seatmap/status", seating.base))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok((
+        last["version"].as_i64().unwrap_or_default(),
+        last["statuses"]
+            .as_str()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    ))
+}
+
+/// Each change of the probe's seat: its new status, when its request was sent, when answered.
+type Transitions = Arc<Mutex<Vec<(u8, Instant, Instant)>>>;
 
 /// The probe: holds seat 0, waits, releases it, waits (longer than the refresh, so that no two
 /// of its changes fall in one delta); each change with the time its request was sent.
@@ -414,8 +431,8 @@ fn probe(
             if response.status() != StatusCode::CREATED {
                 continue;
             }
-            let hold: Value = response.json().await.unwrap_or_default();
             push(&record, b'H', sent);
+            let hold: Value = response.json().await.unwrap_or_default();
             tokio::time::sleep(Duration::from_millis(300)).await;
             let sent = Instant::now();
             let body = json!({"holdId": hold["holdId"]});
@@ -430,8 +447,8 @@ fn probe(
     (task, transitions)
 }
 
-fn push(transitions: &Mutex<Vec<(u8, Instant)>>, code: u8, sent: Instant) {
+fn push(transitions: &Mutex<Vec<(u8, Instant, Instant)>>, code: u8, sent: Instant) {
     if let Ok(mut t) = transitions.lock() {
-        t.push((code, sent));
+        t.push((code, sent, Instant::now()));
     }
 }

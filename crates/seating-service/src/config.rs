@@ -27,7 +27,7 @@ pub struct Config {
 pub struct SeatMapSettings {
     /// How stale a map answer may be: a cached map older than this is compared with the
     /// database's version before it is served (`SEATMAP_REFRESH_MS`, 100; 0: every time). Also
-    /// the refresher's period, which bounds a stream's delay.
+    /// twice the refresher's period (which bounds a stream's delay).
     pub refresh: Duration,
     /// Stream subscribers per process; 503 beyond (`SEATMAP_MAX_SUBSCRIBERS`, 2000).
     pub max_subscribers: usize,

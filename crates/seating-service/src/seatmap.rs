@@ -108,7 +108,8 @@ pub struct Snapshot {
     /// One byte per seat in layout order: `A`, `H` or `S`.
     pub statuses: String,
     pub counts: Counts,
-    status_json: Arc<str>,
+    /// The status answer, also the data of a `snapshot` event (ASCII JSON).
+    status_json: Bytes,
     map_json: OnceLock<Bytes>,
 }
 
@@ -277,14 +278,18 @@ impl Snapshot {
             layout,
             statuses: row.statuses,
             counts,
-            status_json: status_json.into(),
+            status_json: Bytes::from(status_json),
             map_json: OnceLock::new(),
         })
     }
 
     /// `GET .../seatmap/status`.
     pub fn status_json(&self) -> Bytes {
-        Bytes::copy_from_slice(self.status_json.as_bytes())
+        self.status_json.clone()
+    }
+
+    fn status_text(&self) -> &str {
+        std::str::from_utf8(&self.status_json).unwrap_or_default()
     }
 
     /// `GET .../seatmap`, the JSON map of before, built at most once per version.
@@ -344,7 +349,7 @@ impl Snapshot {
         Event::default()
             .event("snapshot")
             .id(self.version.to_string())
-            .data(&*self.status_json)
+            .data(self.status_text())
     }
 }
 
@@ -364,7 +369,7 @@ impl Change {
                 from: old.version,
                 to: new.version,
                 delta: false,
-                data: new.status_json.clone(),
+                data: new.status_text().into(),
             });
         }
         let changes = old
@@ -607,8 +612,9 @@ impl SeatMaps {
     }
 
     async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
+        // Twice per bound, so that readers rarely find an entry due and wait for a check.
         let mut tick =
-            tokio::time::interval(self.0.settings.refresh.max(Duration::from_millis(10)));
+            tokio::time::interval((self.0.settings.refresh / 2).max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = service_kit::server::shutdown_signal();
         tokio::pin!(shutdown);
