@@ -1,5 +1,5 @@
 //! What the seat map's cache reads: the versions (kept by the triggers of migration
-//! `seat_versions`), the statuses, and the layout.
+//! `seat_versions`: an event's version is the sum of its shards), the statuses, and the layout.
 
 use service_kit::money::{Currency, Money};
 use sqlx::{PgExecutor, PgPool};
@@ -17,10 +17,12 @@ pub struct Versions {
 /// The versions of these events (0 for an event no seat statement has touched yet).
 pub async fn versions(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Versions>> {
     sqlx::query_as(
-        "SELECT e.id AS event_id, COALESCE(v.version, 0) AS version,
-                COALESCE(v.layout_version, 0) AS layout_version
+        "SELECT e.id AS event_id,
+                COALESCE(sum(v.version), 0)::bigint AS version,
+                COALESCE(sum(v.layout_version), 0)::bigint AS layout_version
          FROM events e LEFT JOIN seat_versions v ON v.event_id = e.id
-         WHERE e.id = ANY($1)",
+         WHERE e.id = ANY($1)
+         GROUP BY e.id",
     )
     .bind(ids)
     .fetch_all(db)
@@ -48,12 +50,15 @@ const MAP_ORDER: &str = "section, length(row), row, number, id";
 pub async fn statuses(db: impl PgExecutor<'_>, event_id: Uuid) -> sqlx::Result<Option<StatusRow>> {
     sqlx::query_as(&format!(
         "SELECT e.status, e.sold_out, e.currency,
-                COALESCE(v.version, 0) AS version, COALESCE(v.layout_version, 0) AS layout_version,
+                COALESCE(v.version, 0)::bigint AS version,
+                COALESCE(v.layout_version, 0)::bigint AS layout_version,
                 COALESCE((SELECT string_agg(CASE WHEN s.sold_order_id IS NOT NULL THEN 'S'
                                                  WHEN s.hold_id IS NOT NULL THEN 'H'
                                                  ELSE 'A' END, '' ORDER BY {MAP_ORDER})
                           FROM seats s WHERE s.event_id = e.id), '') AS statuses
-         FROM events e LEFT JOIN seat_versions v ON v.event_id = e.id
+         FROM events e
+         LEFT JOIN (SELECT sum(version) AS version, sum(layout_version) AS layout_version
+                    FROM seat_versions WHERE event_id = $1) v ON true
          WHERE e.id = $1"
     ))
     .bind(event_id)

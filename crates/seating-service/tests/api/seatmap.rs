@@ -28,7 +28,7 @@ async fn status(app: &TestApp, event: Uuid) -> Value {
 /// writes its expiry down), and the version.
 async fn in_db(pool: &PgPool, event: Uuid) -> (i64, String) {
     sqlx::query_as(
-        "SELECT (SELECT version FROM seat_versions WHERE event_id = $1),
+        "SELECT (SELECT sum(version)::bigint FROM seat_versions WHERE event_id = $1),
                 string_agg(CASE WHEN sold_order_id IS NOT NULL THEN 'S'
                                 WHEN hold_id IS NOT NULL THEN 'H' ELSE 'A' END, ''
                            ORDER BY section, length(row), row, number, id)
