@@ -1,8 +1,9 @@
 //! The on-sale seat map (issue 14): buyers hold and release seats of an event while a crowd
 //! reads its map.
 //!
-//! 1. holds/s of B buyers alone, then with R readers polling `GET .../seatmap/status`: the
-//!    readers' rate and latency, and the buyers' rate beside them;
+//! 1. holds/s of B buyers alone, R readers polling `GET .../seatmap/status` alone, then both
+//!    at once: the readers' rate and latency, the buyers' rate beside them, and the service's
+//!    CPU per answer and per hold;
 //! 2. the sizes of the status, the layout and the JSON map of a large event;
 //! 3. S subscribers to `GET .../seatmap/stream` while the buyers run: each must rebuild the
 //!    statuses the service ends with, missing no change; a probe holds and releases one seat
@@ -66,58 +67,43 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // Seat 0 (position 0) is the probe's; buyers take the others.
     let (probe_seat, buyers_seats): (Uuid, Arc<[Uuid]>) = (free[0], free[1..].to_vec().into());
 
-    let alone = hold_and_release(
-        &seating,
-        event,
-        &buyers_seats,
-        options.buyers,
-        Duration::from_secs(options.duration),
-    )
-    .await;
+    let run = Duration::from_secs(options.duration);
+    let pid = options.service_pid;
+    let cpu = cpu_seconds(pid);
+    let alone = hold_and_release(&seating, event, &buyers_seats, options.buyers, run).await;
+    let cpu_alone = cpu_seconds(pid) - cpu;
     alone.print();
     let status_url: Arc<str> = format!("{}/v1/events/{event}/seatmap/status", seating.base).into();
-    let readers = {
-        let (http, url) = (seating.http.clone(), status_url.clone());
-        drive(
-            "GET seatmap/status",
-            options.readers,
-            Duration::from_secs(options.duration),
-            move |_, _| {
-                let (http, url) = (http.clone(), url.clone());
-                async move {
-                    match http.get(&*url).send().await {
-                        // The whole body, as a client reads it.
-                        Ok(r) if r.status() == StatusCode::OK => match r.bytes().await {
-                            Ok(_) => "ok".into(),
-                            Err(_) => "transport-error".into(),
-                        },
-                        other => label(other, StatusCode::OK),
-                    }
-                }
-            },
-        )
-    };
+    let cpu = cpu_seconds(pid);
+    let only = readers(&seating, &status_url, options.readers, run).await;
+    let cpu_only = cpu_seconds(pid) - cpu;
+    only.print();
     let (read, beside) = tokio::join!(
-        readers,
-        hold_and_release(
-            &seating,
-            event,
-            &buyers_seats,
-            options.buyers,
-            Duration::from_secs(options.duration)
-        )
+        readers(&seating, &status_url, options.readers, run),
+        hold_and_release(&seating, event, &buyers_seats, options.buyers, run)
     );
     read.print();
     beside.print();
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let per_answer = cpu_only / only.requests().max(1) as f64 * 1e6;
+    #[allow(clippy::cast_precision_loss)]
+    let per_hold = cpu_alone / alone.outcomes.get("held").copied().unwrap_or(1).max(1) as f64 * 1e6;
     println!(
-        "status {:.0} req/s at {} connections (p99 {:.1} ms) while {} buyers hold {:.0}/s; {:.0}/s without the readers",
+        "status {:.0} req/s at {} connections (p99 {:.1} ms) while {} buyers hold {:.0}/s; {:.0}/s without the readers; status alone {:.0} req/s (p99 {:.1} ms)",
         read.per_second(),
         options.readers,
         quantile_ms(&read, 0.99),
         options.buyers,
         held_per_second(&beside),
         held_per_second(&alone),
+        only.per_second(),
+        quantile_ms(&only, 0.99),
     );
+    if pid.is_some() {
+        println!(
+            "seating-service CPU: {per_answer:.0} us per status answer (readers alone), {per_hold:.0} us per hold and release (buyers alone)"
+        );
+    }
 
     sizes(&seating, options.large_seats).await?;
     if options.subscribers == 0 {
@@ -281,6 +267,43 @@ async fn subscribe(
         ready.wait().await;
     }
     seen
+}
+
+/// GETs of the status by `clients` clients, each reading the whole body as a browser does.
+async fn readers(seating: &Seating, url: &Arc<str>, clients: usize, run: Duration) -> Stats {
+    let (http, url) = (seating.http.clone(), url.clone());
+    drive("GET seatmap/status", clients, run, move |_, _| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            match http.get(&*url).send().await {
+                Ok(r) if r.status() == StatusCode::OK => match r.bytes().await {
+                    Ok(_) => "ok".into(),
+                    Err(_) => "transport-error".into(),
+                },
+                other => label(other, StatusCode::OK),
+            }
+        }
+    })
+    .await
+}
+
+/// User and system CPU seconds the process has used (Linux; 0 without a pid).
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let Some(stat) = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+    else {
+        return 0.0;
+    };
+    // The fields after the command (which may hold spaces): utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    // USER_HZ is 100 on Linux.
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = ticks as f64 / 100.0;
+    seconds
 }
 
 fn rss_kib(pid: Option<u32>) -> Option<u64> {
