@@ -764,3 +764,60 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(prefix: &str, suffixes: &str, count: usize) -> Vec<[u8; 16]> {
+        let mut head: Vec<u8> = (0..prefix.len() / 2)
+            .map(|i| u8::from_str_radix(&prefix[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let rest = URL_SAFE_NO_PAD.decode(suffixes).unwrap();
+        let chunk = 16 - head.len();
+        assert_eq!(rest.len(), chunk * count);
+        let shared = head.len();
+        (0..count)
+            .map(|i| {
+                head.truncate(shared);
+                head.extend_from_slice(&rest[i * chunk..(i + 1) * chunk]);
+                head.clone().try_into().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ids_round_trip_through_their_shared_prefix() {
+        let mut ids: Vec<[u8; 16]> = (0..5).map(|_| *Uuid::now_v7().as_bytes()).collect();
+        ids.push(*Uuid::new_v4().as_bytes()); // shares nothing with the others
+        for group in [&ids[..1], &ids[..5], &ids[..]] {
+            let (prefix, suffixes) = encode_ids(group.iter());
+            assert_eq!(decode(&prefix, &suffixes, group.len()), group);
+        }
+        // One id alone is all prefix; ids made together share their first bytes.
+        assert_eq!(encode_ids(ids[..1].iter()).0.len(), 32);
+        assert!(encode_ids(ids[..5].iter()).0.len() >= 12);
+        assert_eq!(
+            encode_ids(std::iter::empty::<&[u8; 16]>()),
+            (String::new(), String::new())
+        );
+    }
+
+    #[test]
+    fn counts_and_public_statuses() {
+        assert_eq!(
+            Counts::of("AAHSSA"),
+            Counts {
+                available: 3,
+                held: 1,
+                sold: 2
+            }
+        );
+        assert_eq!(public_status(EventStatus::Draft, false), None);
+        assert_eq!(public_status(EventStatus::OnSale, true), Some("SOLD_OUT"));
+        assert_eq!(
+            public_status(EventStatus::Cancelled, true),
+            Some("CANCELLED")
+        );
+    }
+}
