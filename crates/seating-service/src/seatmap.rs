@@ -562,7 +562,8 @@ impl SeatMaps {
     }
 
     /// One round of the refresher: the versions of every watched event in one statement, then
-    /// a reload of those that moved. Drops the entries nobody uses any more.
+    /// a reload of those that moved. Drops the entries nobody uses any more. Fails only when
+    /// the versions cannot be read (the database is down: the kit restarts the task).
     pub async fn refresh_watched(&self) -> ApiResult<()> {
         let now = self.now_ms();
         let idle = u64::try_from(IDLE.as_millis()).unwrap_or(u64::MAX);
@@ -596,7 +597,11 @@ impl SeatMaps {
             let Ok(_turn) = entry.reload.try_lock() else {
                 continue;
             };
-            self.refresh(entry, Some((*v, checked))).await?;
+            // One event that cannot be read (a stored value that is no currency, say) must
+            // not stop the others' streams: its requests answer 500, the rest go on.
+            if let Err(e) = self.refresh(entry, Some((*v, checked))).await {
+                tracing::error!(event_id = %id, error = ?e, "seat map not refreshed");
+            }
         }
         Ok(())
     }

@@ -511,3 +511,35 @@ async fn subscribers_beyond_the_limit_get_503_and_a_slow_one_is_dropped(pool: Pg
     let mut again = Subscriber::start(&app, event, None).await;
     assert_eq!(again.apply_next().await.event, "snapshot");
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_event_that_cannot_be_read_does_not_stop_the_other_streams(pool: PgPool) {
+    let app = TestApp::spawn_running(pool.clone(), LIVE).await;
+    let (broken, broken_seats) = app.event_with_seats(3).await;
+    let (event, seats) = app.event_with_seats(3).await;
+    status(&app, broken).await;
+    let mut subscriber = Subscriber::start(&app, event, None).await;
+    subscriber.apply_next().await;
+    // A stored value that is no currency, then a change: the refresher cannot read that map.
+    sqlx::query("UPDATE events SET currency = 'EURO' WHERE id = $1")
+        .bind(broken)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE seats SET hold_id = NULL WHERE id = $1")
+        .bind(broken_seats[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Several rounds of the refresher (every 10 ms here) failed to read it: the task is up
+    // (a failed task marks /ready down until it restarts, a second later) ...
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(app.get("/ready", None).await.status(), StatusCode::OK);
+    // ... and the other event's subscriber gets its change well within that second.
+    app.held(event, &seats[..1], None).await;
+    let (version, expected) = in_db(&pool, event).await;
+    tokio::time::timeout(Duration::from_millis(500), subscriber.catch_up(version))
+        .await
+        .unwrap();
+    assert_eq!(subscriber.statuses(), expected);
+}
