@@ -11,6 +11,7 @@ mod get;
 mod payments;
 mod purchase;
 mod seating;
+mod seatmap;
 mod users;
 
 use std::time::Duration;
@@ -70,6 +71,9 @@ enum Scenario {
         #[arg(long, default_value_t = 50)]
         sell_every: u64,
     },
+    /// The on-sale seat map (issue 14): status reads beside holds, sizes, and SSE subscribers
+    /// receiving every change (`scripts/bench-seatmap.sh`).
+    Seatmap(seatmap::Options),
     /// payment-service: charges with the simulated gateway, each with its own key and order.
     Payments {
         #[arg(long, default_value = "http://localhost:3004")]
@@ -214,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Scenario::Seatmap(options) => seatmap::run(options).await,
         Scenario::Payments {
             payment_url,
             user_url,

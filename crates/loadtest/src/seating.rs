@@ -32,14 +32,15 @@ pub struct Options {
 }
 
 #[derive(Clone)]
-struct Seating {
-    http: reqwest::Client,
-    base: Arc<str>,
+pub struct Seating {
+    pub http: reqwest::Client,
+    pub base: Arc<str>,
     token: Arc<str>,
+    inventory_token: Arc<str>,
 }
 
 impl Seating {
-    async fn send(&self, path: &str, body: &Value) -> reqwest::Result<reqwest::Response> {
+    pub async fn send(&self, path: &str, body: &Value) -> reqwest::Result<reqwest::Response> {
         self.http
             .post(format!("{}{path}", self.base))
             .bearer_auth(&*self.token)
@@ -49,27 +50,48 @@ impl Seating {
     }
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+/// A client of seating-service with order-service's token (holds for anyone, sales) and
+/// catalog-service's (inventories: only catalog may send them). `connections`: how many it
+/// keeps open.
+pub async fn service_token(
+    seating_url: &str,
+    user_url: &str,
+    connections: usize,
+) -> anyhow::Result<Seating> {
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.concurrency)
+        .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let token: Value = http
-        .post(format!(
-            "{}/v1/auth/service-token",
-            options.user_url.trim_end_matches('/')
-        ))
-        .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let seating = Seating {
-        http,
-        base: Arc::from(options.seating_url.trim_end_matches('/')),
-        token: Arc::from(token["accessToken"].as_str().unwrap_or_default()),
+    let token = |client: &'static str| {
+        let http = http.clone();
+        async move {
+            let answer: Value = http
+                .post(format!(
+                    "{}/v1/auth/service-token",
+                    user_url.trim_end_matches('/')
+                ))
+                .json(&json!({"clientId": client, "clientSecret": format!("dev-secret-{client}")}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            anyhow::Ok(Arc::<str>::from(
+                answer["accessToken"].as_str().unwrap_or_default(),
+            ))
+        }
     };
+    Ok(Seating {
+        token: token("order-service").await?,
+        inventory_token: token("catalog-service").await?,
+        http,
+        base: Arc::from(seating_url.trim_end_matches('/')),
+    })
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let seating =
+        service_token(&options.seating_url, &options.user_url, options.concurrency).await?;
     println!(
         "seating over HTTP: {} seats, {} buyers holding {} seats each, {}s, {:.0}% sold beforehand",
         options.seats,
@@ -104,7 +126,7 @@ fn conflict_rate(stats: &Stats) -> f64 {
 
 /// A fresh event with `seats` seats, `sold_fraction` of them sold through the API; the ids of
 /// the seats left.
-async fn prepare_event(
+pub async fn prepare_event(
     seating: &Seating,
     seats: usize,
     sold_fraction: f64,
@@ -121,7 +143,7 @@ async fn prepare_event(
         seating
             .http
             .put(format!("{}/v1/events/{event}/inventory", seating.base))
-            .bearer_auth(&*seating.token)
+            .bearer_auth(&*seating.inventory_token)
             .json(&json!({"currency": "EUR", "seats": body}))
             .send()
             .await?
@@ -163,6 +185,27 @@ fn pick(free: &[Uuid], k: usize) -> Vec<Uuid> {
 /// Whether a buyer's `iteration`-th hold is sold rather than released.
 fn sells(sell_every: u64, iteration: u64) -> bool {
     sell_every > 0 && iteration % sell_every == sell_every - 1
+}
+
+/// `buyers` buyers holding 2 of `free` and releasing them at once, never selling.
+pub async fn hold_and_release(
+    seating: &Seating,
+    event: Uuid,
+    free: &Arc<[Uuid]>,
+    buyers: usize,
+    duration: Duration,
+) -> Stats {
+    let options = Options {
+        seating_url: String::new(),
+        user_url: String::new(),
+        seats: free.len(),
+        concurrency: buyers,
+        per_hold: 2,
+        duration,
+        sold_fraction: 0.0,
+        sell_every: 0,
+    };
+    http_run(seating, event, free, &options).await
 }
 
 /// Buyers over HTTP: reserve k random seats; on success release them at once (the seats go back

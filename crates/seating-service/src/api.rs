@@ -348,3 +348,81 @@ pub struct SeatMapSeat {
     pub price: Money,
     pub status: SeatStatus,
 }
+
+/// The changing part of the seat map, a few bytes per seat (`GET .../seatmap/status`, and the
+/// `snapshot` events of the stream).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMapStatus {
+    pub event_id: Uuid,
+    /// Moves with every hold, release, expiry, sale, return and change of the event's status.
+    pub version: i64,
+    /// The layout these statuses follow (`GET .../seatmap/layout?v=`).
+    pub layout_version: i64,
+    /// ON_SALE, SOLD_OUT or CANCELLED.
+    pub status: String,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    /// One character per seat in layout order: `A` available, `H` held, `S` sold.
+    #[schema(example = "AAHHSA")]
+    pub statuses: String,
+}
+
+/// The static part of the seat map: where each seat is, what it costs, its id. Positions
+/// (0, 1, 2, …) count the seats of every row in order, section after section.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMapLayout {
+    pub event_id: Uuid,
+    pub layout_version: i64,
+    pub currency: String,
+    pub seat_count: usize,
+    /// The distinct prices; rows name them by index.
+    pub prices: Vec<Money>,
+    pub sections: Vec<LayoutSection>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutSection {
+    pub section: String,
+    pub rows: Vec<LayoutRow>,
+}
+
+/// A row's seats, in order. Seat `i` of the row has number `numbers[i]`, price
+/// `prices[priceIndexes[i]]`, and id `idPrefix` (hex) followed by the `i`-th chunk of
+/// `idSuffixes` (base64url without padding of the concatenated remaining bytes, `16 -
+/// idPrefix.len() / 2` bytes per seat): ids created together share their first bytes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutRow {
+    pub row: String,
+    pub numbers: Vec<i32>,
+    pub price_indexes: Vec<usize>,
+    pub id_prefix: String,
+    pub id_suffixes: String,
+}
+
+/// One change of the map in the stream: the seats whose status changed since `from`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMapDelta {
+    pub from: i64,
+    pub version: i64,
+    pub status: String,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    /// `[position, "A" | "H" | "S"]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub changes: Vec<(usize, char)>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LayoutQuery {
+    /// The layout version the caller wants (from the status); the current one is answered
+    /// either way, cacheable for ever when it is this one.
+    pub v: Option<i64>,
+}

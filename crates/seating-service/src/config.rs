@@ -19,6 +19,41 @@ pub struct Config {
     /// bursts of `HOLDS_PER_USER_BURST` (10).
     pub holds_per_minute: u32,
     pub holds_burst: u32,
+    pub seat_map: SeatMapSettings,
+}
+
+/// The seat map's cache and stream (docs/architecture.md, "The seat map").
+#[derive(Debug, Clone)]
+pub struct SeatMapSettings {
+    /// How stale a map answer may be: a cached map older than this is compared with the
+    /// database's version before it is served (`SEATMAP_REFRESH_MS`, 100; 0: every time). Also
+    /// twice the refresher's period (which bounds a stream's delay).
+    pub refresh: Duration,
+    /// Stream subscribers per process; 503 beyond (`SEATMAP_MAX_SUBSCRIBERS`, 2000).
+    pub max_subscribers: usize,
+    /// Changes a subscriber may be behind before it is dropped (`SEATMAP_SUBSCRIBER_BUFFER`, 64).
+    pub subscriber_buffer: usize,
+    /// Changes kept per event for a subscriber that resumes (`SEATMAP_HISTORY`, 1024).
+    pub history: usize,
+    /// A comment on a quiet stream, so that proxies keep it (`SEATMAP_HEARTBEAT_SECONDS`, 15).
+    pub heartbeat: Duration,
+}
+
+impl FromEnv for SeatMapSettings {
+    fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            refresh: Duration::from_millis(env.parse_or("SEATMAP_REFRESH_MS", 100)?),
+            max_subscribers: env.parse_or("SEATMAP_MAX_SUBSCRIBERS", 2000)?,
+            // A broadcast channel needs room for one change at least.
+            subscriber_buffer: env
+                .parse_or::<usize>("SEATMAP_SUBSCRIBER_BUFFER", 64)?
+                .max(1),
+            history: env.parse_or("SEATMAP_HISTORY", 1024)?,
+            heartbeat: Duration::from_secs(
+                env.parse_or::<u64>("SEATMAP_HEARTBEAT_SECONDS", 15)?.max(1),
+            ),
+        })
+    }
 }
 
 impl FromEnv for Config {
@@ -32,6 +67,7 @@ impl FromEnv for Config {
             max_held_seats_per_holder: max_held_seats(env)?,
             holds_per_minute: env.parse_or("HOLDS_PER_USER_PER_MINUTE", 30)?,
             holds_burst: env.parse_or("HOLDS_PER_USER_BURST", 10)?,
+            seat_map: SeatMapSettings::from_env(env)?,
         })
     }
 }

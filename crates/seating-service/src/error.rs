@@ -24,6 +24,8 @@ pub enum SeatingError {
     InventoryConflict(String),
     /// 409: the holder would hold more than `MAX_HELD_SEATS_PER_HOLDER` seats of the event.
     HoldLimit { limit: i64, held: i64 },
+    /// 503: this process streams seat maps to as many subscribers as it may.
+    TooManySubscribers,
 }
 
 impl ServiceError for SeatingError {
@@ -52,6 +54,10 @@ impl ServiceError for SeatingError {
             )
             .with_extension("limit", serde_json::json!(limit))
             .with_extension("held", serde_json::json!(held)),
+            Self::TooManySubscribers => Problem::unavailable(
+                "This replica streams seat maps to as many subscribers as it may; retry shortly, or poll the status.",
+                5,
+            ),
         }
     }
 

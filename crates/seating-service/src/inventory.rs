@@ -1,16 +1,11 @@
 //! Inventory (from catalog), the seat list and map (for buyers), and cancellation.
 
-use std::collections::BTreeMap;
-
 use service_kit::money::Currency;
 use service_kit::paging::Paging;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::api::{
-    InventoryRequest, InventoryView, RowView, SeatList, SeatMap, SeatMapSeat, SeatQuery, SeatView,
-    SectionView,
-};
+use crate::api::{InventoryRequest, InventoryView, SeatList, SeatQuery, SeatView};
 use crate::db::events::EventRow;
 use crate::db::{events, holds, seats};
 use crate::domain::{EventStatus, SeatStatus};
@@ -147,62 +142,8 @@ pub async fn list_seats(state: &AppState, query: &SeatQuery) -> ApiResult<SeatLi
     })
 }
 
-/// Seats grouped by section and row, with counts.
-pub async fn seat_map(state: &AppState, event_id: Uuid) -> ApiResult<SeatMap> {
-    let event = events::find(&state.pool, event_id)
-        .await?
-        .filter(EventRow::published)
-        .ok_or(SeatingError::EventNotFound)?;
-    let rows = seats::all_of(&state.pool, event_id).await?;
-    let mut counts = BTreeMap::<SeatStatus, i64>::new();
-    // Sections in order of first appearance (the list is sorted), rows likewise.
-    let mut sections: Vec<SectionView> = Vec::new();
-    for seat in rows {
-        let status = seat.status;
-        *counts.entry(status).or_default() += 1;
-        if sections.last().is_none_or(|s| s.section != seat.section) {
-            sections.push(SectionView {
-                section: seat.section.clone(),
-                available: 0,
-                rows: Vec::new(),
-            });
-        }
-        let section = sections.last_mut().expect("pushed above");
-        if status == SeatStatus::Available {
-            section.available += 1;
-        }
-        if section.rows.last().is_none_or(|r| r.row != seat.row) {
-            section.rows.push(RowView {
-                row: seat.row.clone(),
-                seats: Vec::new(),
-            });
-        }
-        section
-            .rows
-            .last_mut()
-            .expect("pushed above")
-            .seats
-            .push(SeatMapSeat {
-                seat_id: seat.id,
-                number: seat.number,
-                price: seat.price,
-                status,
-            });
-    }
-    let count = |s| counts.get(&s).copied().unwrap_or(0);
-    Ok(SeatMap {
-        event_id,
-        status: event.public_status().to_owned(),
-        currency: currency_code(event.currency),
-        available: count(SeatStatus::Available),
-        held: count(SeatStatus::Held),
-        sold: count(SeatStatus::Sold),
-        sections,
-    })
-}
-
 /// The event's currency as lists show it: `XXX` (ISO 4217's "no currency") for an event that was
 /// cancelled before any inventory arrived.
-fn currency_code(currency: Option<Currency>) -> String {
+pub fn currency_code(currency: Option<Currency>) -> String {
     currency.map_or_else(|| "XXX".to_owned(), |c| c.to_string())
 }

@@ -5,6 +5,7 @@
 //! - [`holds`], [`inventory`]: what the API does; [`messages`]: what it does on `event.cancelled`;
 //! - [`domain`]: seat selections, TTLs, the hold's states;
 //! - [`db`]: queries, among them the claim that keeps the invariant ([`db::seats::claim`]);
+//! - [`seatmap`]: the seat map served from memory, and its live stream;
 //! - [`sweeper`]: marks expired holds; [`config`]: its settings; [`startup`]: what the kit
 //!   runs ([`Seating`]).
 
@@ -17,6 +18,7 @@ pub mod holds;
 pub mod inventory;
 pub mod messages;
 pub mod routes;
+pub mod seatmap;
 pub mod startup;
 pub mod state;
 pub mod sweeper;

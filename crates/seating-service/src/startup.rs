@@ -11,7 +11,8 @@ use crate::Seating;
 use crate::config::Config;
 use crate::db::MIGRATIONS;
 use crate::messages::SeatingConsumer;
-use crate::state::{AppState, SeatingMetrics};
+use crate::seatmap::SeatMaps;
+use crate::state::{AppState, SeatMapMetrics, SeatingMetrics};
 use crate::{routes, sweeper};
 
 impl Service for Seating {
@@ -33,7 +34,13 @@ impl Service for Seating {
             )
             .map(Arc::new),
             metrics: SeatingMetrics::register(&kit.metrics),
+            seat_maps: SeatMaps::new(
+                kit.pool.clone(),
+                kit.config.seat_map.clone(),
+                SeatMapMetrics::register(&kit.metrics),
+            ),
         };
+        let seat_maps = state.seat_maps.task();
         let sweeper = {
             let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
             Task::periodic("hold-sweeper", kit.config.sweep_interval, move || {
@@ -47,6 +54,7 @@ impl Service for Seating {
         };
         Ok(Assembly::new(state.clone(), routes::router(state))
             .consumer(kit.pool.clone(), SeatingConsumer)
-            .task(sweeper))
+            .task(sweeper)
+            .task(seat_maps))
     }
 }

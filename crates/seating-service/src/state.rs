@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, SeatingError};
+use crate::seatmap::SeatMaps;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +23,8 @@ pub struct AppState {
     /// Reserves per holder (none: unlimited).
     pub hold_rate: Option<Arc<RateLimit<Uuid>>>,
     pub metrics: SeatingMetrics,
+    /// The seat maps, served from memory.
+    pub seat_maps: SeatMaps,
 }
 
 #[derive(Clone)]
@@ -88,5 +91,51 @@ impl SeatingMetrics {
 
     pub fn failed(&self, reason: &str) {
         self.failures.with_label_values(&[reason]).inc();
+    }
+}
+
+/// The seat map's cache and stream.
+#[derive(Clone)]
+pub struct SeatMapMetrics {
+    cache: IntCounterVec,
+    pub subscribers: IntGauge,
+    pub deltas_sent: IntCounter,
+    pub lagged: IntCounter,
+    pub refused: IntCounter,
+}
+
+impl SeatMapMetrics {
+    pub fn register(metrics: &Metrics) -> Self {
+        let this = Self {
+            cache: metrics.counter_vec(
+                "seatmap_cache_requests_total",
+                "Seat map answers by how the cache served them (hit: from memory; checked: after comparing the version with the database; loaded: first read of the event)",
+                &["result"],
+            ),
+            subscribers: metrics.gauge(
+                "seatmap_subscribers",
+                "Seat map stream subscribers connected to this process",
+            ),
+            deltas_sent: metrics.counter(
+                "seatmap_deltas_sent_total",
+                "Changes sent to seat map stream subscribers",
+            ),
+            lagged: metrics.counter(
+                "seatmap_subscribers_dropped_total",
+                "Seat map stream subscribers dropped because they fell too far behind",
+            ),
+            refused: metrics.counter(
+                "seatmap_subscribers_refused_total",
+                "Seat map stream subscriptions refused (503) at the limit per process",
+            ),
+        };
+        for result in ["hit", "checked", "loaded"] {
+            this.cache.with_label_values(&[result]).inc_by(0);
+        }
+        this
+    }
+
+    pub fn cache(&self, result: &str) {
+        self.cache.with_label_values(&[result]).inc();
     }
 }

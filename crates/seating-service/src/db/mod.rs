@@ -13,4 +13,5 @@ service_kit::text_column!(SeatStatus);
 
 pub mod events;
 pub mod holds;
+pub mod seatmap;
 pub mod seats;

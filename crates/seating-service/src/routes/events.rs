@@ -1,4 +1,6 @@
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use service_kit::Problem;
 use service_kit::auth::{Authorized, PushInventory};
 use service_kit::extract::{Json, Path};
@@ -33,13 +35,23 @@ pub async fn upsert_inventory(
     Ok(Json(inventory::upsert(&state, event_id, request).await?))
 }
 
-/// Seats grouped by section and row, with status, price and counts.
+/// Seats grouped by section and row, with status, price and counts, from the cached map (at
+/// most `SEATMAP_REFRESH_MS` old); `ETag` is the version, `304` for `If-None-Match`.
 #[utoipa::path(get, path = "/v1/events/{eventId}/seatmap", tag = "seats",
     params(("eventId" = Uuid, Path)),
-    responses((status = 200, body = SeatMap), (status = 404, body = Problem)))]
+    responses((status = 200, body = SeatMap), (status = 304, description = "Unchanged"),
+        (status = 404, body = Problem)))]
 pub async fn seat_map(
     State(state): State<AppState>,
     Path(event_id): Path<Uuid>,
-) -> ApiResult<Json<SeatMap>> {
-    Ok(Json(inventory::seat_map(&state, event_id).await?))
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let map = state.seat_maps.snapshot(event_id).await?;
+    let etag = format!("\"m{}\"", map.version);
+    Ok(super::seatmap::cached(
+        &headers,
+        &etag,
+        super::seatmap::REVALIDATE,
+        map.map_json()?,
+    ))
 }

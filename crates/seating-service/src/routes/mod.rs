@@ -3,6 +3,7 @@
 
 mod events;
 mod holds;
+mod seatmap;
 mod seats;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,5 +15,6 @@ pub fn router(state: AppState) -> OpenApiRouter {
         .merge(events::router())
         .merge(seats::router())
         .merge(holds::router())
+        .merge(seatmap::router())
         .with_state(state)
 }

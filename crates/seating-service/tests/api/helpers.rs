@@ -31,6 +31,10 @@ pub struct TestApp {
     pub catalog_token: String,
     pub catalog: CatalogStub,
     pub relay: Relay,
+    /// The service's state, to reach what HTTP does not show.
+    pub state: seating_service::state::AppState,
+    /// The background tasks, when the test runs them ([`TestApp::spawn_running`]).
+    pub _tasks: Option<service_kit::tasks::Running>,
 }
 
 impl TestApp {
@@ -38,7 +42,16 @@ impl TestApp {
         Self::spawn_with(pool, &[]).await
     }
 
+    /// With its background tasks running (the sweeper, the relay, the seat map's refresher).
+    pub async fn spawn_running(pool: PgPool, vars: &[(&str, &str)]) -> Self {
+        Self::spawn_inner(pool, vars, true).await
+    }
+
     pub async fn spawn_with(pool: PgPool, vars: &[(&str, &str)]) -> Self {
+        Self::spawn_inner(pool, vars, false).await
+    }
+
+    async fn spawn_inner(pool: PgPool, vars: &[(&str, &str)], running: bool) -> Self {
         service_kit::db::migrate(&pool, &MIGRATIONS).await.unwrap();
         let users = UserService::start(&pool).await;
         let catalog = CatalogStub::start().await;
@@ -50,6 +63,7 @@ impl TestApp {
         let app = service_kit::app::build::<Seating>(test_support::env(vars_map), pool.clone())
             .await
             .unwrap();
+        let tasks = running.then(|| app.start_tasks());
         let address = test_support::serve(app.router).await;
         Self {
             address,
@@ -60,6 +74,8 @@ impl TestApp {
             users,
             catalog,
             relay: app.relay.unwrap(),
+            state: app.state,
+            _tasks: tasks,
         }
     }
 

@@ -11,4 +11,5 @@ mod messages;
 mod publications;
 mod races;
 mod scopes;
+mod seatmap;
 mod stored_values;
