@@ -414,9 +414,22 @@ pub struct SeatMapDelta {
     pub available: i64,
     pub held: i64,
     pub sold: i64,
-    /// `[position, "A" | "H" | "S"]` pairs.
-    #[schema(value_type = Vec<Vec<String>>)]
+    /// `[position, "A" | "H" | "S"]` pairs: a number and a letter.
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub changes: Vec<(usize, char)>,
+}
+
+/// One Server-Sent Event of the stream, for the document (OpenAPI describes each event of a
+/// `text/event-stream` as an object of its fields): `event: snapshot` carries a
+/// [`SeatMapStatus`] as its JSON `data`, `event: delta` a [`SeatMapDelta`]; `id` is the version.
+#[derive(Serialize, ToSchema)]
+pub struct SeatMapStreamEvent {
+    #[schema(pattern = "^(snapshot|delta)$")]
+    pub event: Option<String>,
+    /// The event's seat version, for `Last-Event-ID`.
+    pub id: Option<String>,
+    /// JSON: a `SeatMapStatus` (snapshot) or a `SeatMapDelta` (delta).
+    pub data: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

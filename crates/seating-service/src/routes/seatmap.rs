@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::api::{LayoutQuery, SeatMapDelta, SeatMapLayout, SeatMapStatus};
+use crate::api::{LayoutQuery, SeatMapLayout, SeatMapStatus, SeatMapStreamEvent};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -112,7 +112,7 @@ pub async fn layout(
     responses(
         (status = 200, content_type = "text/event-stream",
             description = "`event: snapshot` (data: SeatMapStatus) then `event: delta` (data: SeatMapDelta)",
-            body = SeatMapDelta),
+            body = SeatMapStreamEvent),
         (status = 404, body = Problem),
         (status = 503, description = "Too many subscribers on this replica; see Retry-After", body = Problem)))]
 pub async fn stream(
