@@ -46,28 +46,8 @@ esac
 
 ensure_schemathesis || die "schemathesis could not be installed"
 
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-    local status=$?
-    fleet_stop
-    if [[ -n "${FLEET_DIR:-}" && -d "$FLEET_DIR" ]]; then
-        if (( status == 0 )); then
-            rm -rf "$FLEET_DIR"
-        else
-            log "the fleet's logs are kept in ${FLEET_DIR#"$REPO"/}"
-        fi
-    fi
-    exit "$status"
-}
-
-bin_dir="${FLEET_BIN_DIR:-}"
-if [[ -z "$bin_dir" ]]; then
-    log "building the six services (cargo build --locked, debug)"
-    cargo build --locked -p user-service -p catalog-service -p seating-service \
-        -p payment-service -p order-service -p notification-service || die "cargo build failed"
-    bin_dir="${CARGO_TARGET_DIR:-$REPO/target}/debug"
-fi
-trap cleanup EXIT
+bin_dir="$(fleet_binaries)" || die "no binaries to run"
+trap fleet_exit EXIT
 trap 'exit 130' INT TERM
 export FLEET_NAME=fuzz
 # The fuzzer's garbage makes services log warnings by the thousand; errors are what matter.

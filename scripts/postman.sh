@@ -75,29 +75,10 @@ ensure_newman() {
 # The fleet
 # ---------------------------------------------------------------------------------------
 
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-    local status=$?
-    fleet_stop
-    if [[ -n "${FLEET_DIR:-}" && -d "$FLEET_DIR" ]]; then
-        if (( status == 0 )); then
-            rm -rf "$FLEET_DIR"
-        else
-            log "the fleet's logs are kept in ${FLEET_DIR#"$REPO"/}"
-        fi
-    fi
-    exit "$status"
-}
-
 own_fleet() {
-    local bin_dir="${FLEET_BIN_DIR:-}"
-    if [[ -z "$bin_dir" ]]; then
-        log "building the six services (cargo build --locked, debug)"
-        cargo build --locked -p user-service -p catalog-service -p seating-service \
-            -p payment-service -p order-service -p notification-service || die "cargo build failed"
-        bin_dir="${CARGO_TARGET_DIR:-$REPO/target}/debug"
-    fi
-    trap cleanup EXIT
+    local bin_dir
+    bin_dir="$(fleet_binaries)" || die "no binaries to run"
+    trap fleet_exit EXIT
     trap 'exit 130' INT TERM
     export FLEET_NAME=postman
     fleet_start "$bin_dir" || die "the fleet did not start"

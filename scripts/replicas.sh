@@ -43,8 +43,9 @@ fi
 
 ANALYZE_PID=""
 cleanup() {
+    local status=$?
     [[ -n "$ANALYZE_PID" ]] && kill "$ANALYZE_PID" 2>/dev/null || true
-    fleet_stop
+    fleet_exit "$status"
 }
 trap cleanup EXIT
 

@@ -365,6 +365,37 @@ fleet_start() {
     done
 }
 
+# fleet_binaries — the directory of the six binaries: FLEET_BIN_DIR when set, otherwise the
+# services built here in debug (cargo build --locked; its output on stderr).
+fleet_binaries() {
+    if [[ -n "${FLEET_BIN_DIR:-}" ]]; then
+        printf '%s\n' "$FLEET_BIN_DIR"
+        return 0
+    fi
+    log "building the six services (cargo build --locked, debug)"
+    cargo build --locked -p user-service -p catalog-service -p seating-service \
+        -p payment-service -p order-service -p notification-service >&2 ||
+        { log "cargo build failed"; return 1; }
+    printf '%s\n' "${CARGO_TARGET_DIR:-$REPO/target}/debug"
+}
+
+# fleet_exit [STATUS] — for `trap fleet_exit EXIT`: stops the fleet, drops its logs after a
+# success and keeps them (saying where) after a failure, and exits with the script's status (or
+# STATUS, for a trap that does more first).
+# shellcheck disable=SC2317  # run by the EXIT trap
+fleet_exit() {
+    local status=${1:-$?}
+    fleet_stop
+    if [[ -n "${FLEET_DIR:-}" && -d "$FLEET_DIR" ]]; then
+        if (( status == 0 )); then
+            rm -rf "$FLEET_DIR"
+        else
+            log "the fleet's logs are kept in ${FLEET_DIR#"$REPO"/}"
+        fi
+    fi
+    exit "$status"
+}
+
 fleet_stop() {
     local name pid deadline db psql
     for name in "${!_FLEET_PID[@]}"; do
