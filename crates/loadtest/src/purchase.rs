@@ -583,8 +583,6 @@ async fn buy_one(
     }
 }
 
-/// The fleet-wide invariant over one event's orders, payments and seats (over HTTP, as a
-/// service). Prints what it checked; the seats sold.
 /// What the invariant check found.
 struct Checked {
     sold: usize,
@@ -592,14 +590,15 @@ struct Checked {
     confirmed: Vec<String>,
 }
 
+/// The fleet-wide invariant over one event's orders, payments and seats (over HTTP, as the
+/// admin). Prints what it checked.
 async fn check_invariant(
     client: &Client,
     event: &str,
     admin_token: &str,
 ) -> anyhow::Result<Checked> {
-    let service = admin_token;
     let mut confirmed_ids = Vec::new();
-    let orders = event_orders(client, event, service).await?;
+    let orders = event_orders(client, event, admin_token).await?;
     let status_of = seat_statuses(client, event).await?;
     let sold = status_of.values().filter(|s| *s == "SOLD").count();
     let mut confirmed = 0;
@@ -610,7 +609,7 @@ async fn check_invariant(
             .json(
                 reqwest::Method::GET,
                 format!("{}/v1/payments?orderId={id}", client.urls.payment),
-                Some(service),
+                Some(admin_token),
                 None,
             )
             .await?;
@@ -673,8 +672,8 @@ async fn check_invariant(
     })
 }
 
-/// Every order of the event (a service lists them all), page by page.
-async fn event_orders(client: &Client, event: &str, service: &str) -> anyhow::Result<Vec<Value>> {
+/// Every order of the event (the admin lists them all), page by page.
+async fn event_orders(client: &Client, event: &str, token: &str) -> anyhow::Result<Vec<Value>> {
     let mut orders = Vec::new();
     for page in 1.. {
         let list = client
@@ -684,7 +683,7 @@ async fn event_orders(client: &Client, event: &str, service: &str) -> anyhow::Re
                     "{}/v1/orders?eventId={event}&limit=100&page={page}",
                     client.urls.order
                 ),
-                Some(service),
+                Some(token),
                 None,
             )
             .await?;
