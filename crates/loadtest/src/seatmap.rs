@@ -123,31 +123,29 @@ fn quantile_ms(stats: &Stats, q: f64) -> f64 {
     stats.latencies.value_at_quantile(q) as f64 / 1000.0
 }
 
-async fn body_size(seating: &Seating, path: &str) -> anyhow::Result<usize> {
+async fn body(seating: &Seating, path: &str) -> anyhow::Result<Vec<u8>> {
     let response = seating
         .http
         .get(format!("{}{path}", seating.base))
         .send()
         .await?
         .error_for_status()?;
-    Ok(response.bytes().await?.len())
+    Ok(response.bytes().await?.to_vec())
 }
 
 async fn sizes(seating: &Seating, seats: usize) -> anyhow::Result<()> {
     let (event, _) = prepare_event(seating, seats, 0.0).await?;
-    let status: Value = seating
-        .http
-        .get(format!("{}/v1/events/{event}/seatmap/status", seating.base))
-        .send()
+    let status = body(seating, &format!("/v1/events/{event}/seatmap/status")).await?;
+    let v = serde_json::from_slice::<Value>(&status)?["layoutVersion"]
+        .as_i64()
+        .unwrap_or_default();
+    let status_bytes = status.len();
+    let layout_bytes = body(seating, &format!("/v1/events/{event}/seatmap/layout?v={v}"))
         .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let v = status["layoutVersion"].as_i64().unwrap_or_default();
-    let status_bytes = body_size(seating, &format!("/v1/events/{event}/seatmap/status")).await?;
-    let layout_bytes =
-        body_size(seating, &format!("/v1/events/{event}/seatmap/layout?v={v}")).await?;
-    let map_bytes = body_size(seating, &format!("/v1/events/{event}/seatmap")).await?;
+        .len();
+    let map_bytes = body(seating, &format!("/v1/events/{event}/seatmap"))
+        .await?
+        .len();
     println!(
         "sizes for {seats} seats (uncompressed): status {status_bytes} bytes, layout {layout_bytes} bytes, JSON map {map_bytes} bytes"
     );
