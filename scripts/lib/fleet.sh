@@ -365,6 +365,30 @@ fleet_start() {
     done
 }
 
+# fleet_start_storefront — the storefront (crates/storefront) in front of the fleet fleet_start
+# started, on a free port, with a random cookie key; exports STOREFRONT_URL. fleet_stop stops it.
+fleet_start_storefront() {
+    local port url logfile="$FLEET_DIR/storefront.log" pid status=0
+    [[ -x "$_FLEET_BIN_DIR/storefront" ]] || { log "$_FLEET_BIN_DIR/storefront not found"; return 1; }
+    port="$(_fleet_pick_port)" || return 1
+    url="http://127.0.0.1:$port"
+    env -i PATH="$PATH" HOME="${HOME:-/tmp}" PORT="$port" LOG_FORMAT=json \
+        RUST_LOG="${FLEET_RUST_LOG:-info}" STOREFRONT_COOKIE_KEY="$(head -c 64 /dev/urandom | base64 -w0)" \
+        USER_SERVICE_URL="$USER_SERVICE_URL" CATALOG_SERVICE_URL="$CATALOG_SERVICE_URL" \
+        SEATING_SERVICE_URL="$SEATING_SERVICE_URL" ORDER_SERVICE_URL="$ORDER_SERVICE_URL" \
+        "$_FLEET_BIN_DIR/storefront" >>"$logfile" 2>&1 </dev/null &
+    pid=$!
+    _FLEET_PID[storefront]=$pid
+    _fleet_ready "$url" "$pid" "${FLEET_READY_TIMEOUT:-60}" || status=$?
+    if (( status != 0 )); then
+        log "the storefront did not become ready; last lines of $logfile:"
+        tail -n 20 "$logfile" >&2 || true
+        return 1
+    fi
+    export STOREFRONT_URL="$url"
+    log "storefront ready on $url (pid $pid)"
+}
+
 # fleet_binaries — the directory of the six binaries: FLEET_BIN_DIR when set, otherwise the
 # services built here in debug (cargo build --locked; its output on stderr).
 fleet_binaries() {
@@ -374,7 +398,7 @@ fleet_binaries() {
     fi
     log "building the six services (cargo build --locked, debug)"
     cargo build --locked -p user-service -p catalog-service -p seating-service \
-        -p payment-service -p order-service -p notification-service >&2 ||
+        -p payment-service -p order-service -p notification-service -p storefront >&2 ||
         { log "cargo build failed"; return 1; }
     printf '%s\n' "${CARGO_TARGET_DIR:-$REPO/target}/debug"
 }

@@ -283,7 +283,7 @@ pub async fn assemble<S: Service>(
         Standard {
             service: who.name(),
             version: VERSION,
-            pool,
+            pool: Some(pool),
             metrics: metrics.clone(),
             verifier,
             request_timeout: common.request_timeout,

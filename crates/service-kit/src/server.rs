@@ -38,7 +38,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub struct Standard {
     pub service: &'static str,
     pub version: &'static str,
-    pub pool: PgPool,
+    /// The service's database, which `/ready` checks; `None` for a process that keeps none (the
+    /// storefront: its sessions live in encrypted cookies).
+    pub pool: Option<PgPool>,
     pub metrics: Metrics,
     pub verifier: Arc<TokenVerifier>,
     /// Requests running longer are abandoned with 503.
@@ -52,6 +54,16 @@ pub struct Standard {
 /// Adds the probes, `/metrics`, the problem-shaped fallback and the standard layers to a
 /// service's router.
 pub fn build(routes: Router, standard: Standard) -> Router {
+    build_with_fallback(routes, standard, route_not_found)
+}
+
+/// [`build`] with another answer than a `404` problem for unknown paths (the storefront's HTML
+/// page), behind the same layers.
+pub fn build_with_fallback<H, T>(routes: Router, standard: Standard, fallback: H) -> Router
+where
+    H: axum::handler::Handler<T, ()>,
+    T: 'static,
+{
     let probes = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -60,7 +72,7 @@ pub fn build(routes: Router, standard: Standard) -> Router {
     routes
         .merge(probes)
         .route_layer(middleware::from_fn(tag_route))
-        .fallback(route_not_found)
+        .fallback(fallback)
         .layer(axum::Extension(standard.verifier))
         .layer(axum::Extension(Arc::new(standard.trusted_proxies)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -142,7 +154,10 @@ async fn ready(State(standard): State<Standard>) -> Response {
         .with_extension("tasksDown", json!(down))
         .into_response();
     }
-    let check = sqlx::query("SELECT 1").execute(&standard.pool);
+    let Some(pool) = &standard.pool else {
+        return axum::Json(json!({ "status": "ready" })).into_response();
+    };
+    let check = sqlx::query("SELECT 1").execute(pool);
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(_)) => axum::Json(json!({ "status": "ready" })).into_response(),
         Ok(Err(e)) => {
@@ -256,21 +271,29 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json = response
+    // JSON is an answer already; so is an HTML page (the storefront's error pages). What is
+    // left is a bare error: an empty body, or a framework's plain-text rejection.
+    let is_answer = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
-            ct.starts_with("application/problem+json") || ct.starts_with("application/json")
+            ct.starts_with("application/problem+json")
+                || ct.starts_with("application/json")
+                || ct.starts_with("text/html")
         });
-    if is_json {
+    if is_answer {
         return response;
     }
     let (parts, _body) = response.into_parts();
     let mut problem = crate::problem::for_status(status).into_response();
     // Keep what the original answer said in its headers (Allow on a 405, say).
     for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        // The new body is neither the old one's length nor its encoding (gzip).
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+        {
             problem.headers_mut().insert(name.clone(), value.clone());
         }
     }

@@ -1,0 +1,76 @@
+//! The storefront: the web face of the fleet for buyers, organizers and the door.
+//!
+//! A backend-for-frontend. It renders HTML on the server ([`render`], templates in
+//! `templates/`), calls the services' public APIs with the visitor's own token ([`client`]),
+//! keeps that token in an encrypted cookie ([`session`]: no database), and ships its CSS and
+//! scripts from the binary ([`assets`]). The pages live in [`pages`], one module per part of
+//! the shop; [`seatmap`] draws seating's compact map, which the page's script keeps live
+//! through the seat map's stream, relayed from seating.
+
+pub mod assets;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod pages;
+pub mod render;
+pub mod seatmap;
+pub mod session;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use service_kit::auth::TokenVerifier;
+use service_kit::metrics::Metrics;
+use service_kit::server::{self, Standard};
+use service_kit::tasks::TaskHealth;
+
+pub use config::Config;
+pub use state::AppState;
+
+pub const NAME: &str = "storefront";
+
+/// The whole app: pages, assets, the seat map relay, probes, `/metrics` and the kit's layers.
+pub fn app(config: &Config) -> anyhow::Result<Router> {
+    let state = AppState {
+        fleet: client::Fleet::new(config),
+        layouts: seatmap::Layouts::default(),
+        cookie_key: config.cookie_key()?,
+        secure_cookies: config.secure_cookies,
+    };
+    let routes = pages::router(state);
+    Ok(server::build_with_fallback(
+        routes,
+        Standard {
+            service: NAME,
+            version: service_kit::app::VERSION,
+            pool: None,
+            metrics: Metrics::new(NAME),
+            // The storefront verifies no token itself: the services do, on every call.
+            verifier: Arc::new(TokenVerifier::with_keys(HashMap::new())),
+            request_timeout: config.request_timeout,
+            tasks: TaskHealth::default(),
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
+        pages::not_found,
+    ))
+}
+
+/// `main`: configuration, logs, serve until SIGTERM.
+pub async fn main() -> anyhow::Result<()> {
+    let mut env = service_kit::config::Env::from_process().context("configuration")?;
+    let config = Config::from_env(&mut env).context("configuration")?;
+    service_kit::telemetry::init(config.log_format);
+    env.warn_about_defaults(NAME);
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("binding port {}", config.port))?;
+    tracing::info!(address = %listener.local_addr()?, "storefront listening");
+    server::serve(listener, app(&config)?, server::shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("storefront stopped");
+    Ok(())
+}
