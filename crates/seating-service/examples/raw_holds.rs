@@ -25,7 +25,7 @@ use rand::seq::SliceRandom;
 use seating_service::db::MIGRATIONS;
 use seating_service::db::seats::NewSeat;
 use seating_service::db::{events, holds, seats};
-use seating_service::domain::{EventStatus, HoldStatus};
+use seating_service::domain::EventStatus;
 use secrecy::SecretString;
 use service_kit::money::{Currency, Money};
 use sqlx::PgPool;
@@ -172,9 +172,10 @@ async fn raw_run(pool: &PgPool, event: Uuid, free: &Arc<[Uuid]>, args: &Args) ->
     .await
 }
 
-/// A reserve, then a release or an allocation, as seating-service runs them (`holds::reserve`,
-/// `holds::release`, `holds::allocate`): their writes and locks in the same order, without the
-/// reads that build the answers. `false`: some of the seats were taken (the service's 409).
+/// A reserve, then a release or an allocation, as seating-service sends them: the reserve and
+/// the release one statement each (`db::holds::reserve`, `db::holds::release`), the allocation
+/// `holds::allocate`'s statements in its order. `false`: some of the seats were taken (the
+/// service's 409).
 async fn hold_then_release_or_sell(
     pool: &PgPool,
     event: Uuid,
@@ -183,32 +184,23 @@ async fn hold_then_release_or_sell(
 ) -> sqlx::Result<bool> {
     let ttl = Duration::from_secs(900);
     wanted.sort_unstable();
-    events::find(pool, event).await?;
     let hold = Uuid::now_v7();
-    let mut tx = pool.begin().await?;
-    let holder = Uuid::now_v7();
-    holds::insert(&mut tx, hold, event, holder, ttl).await?;
-    holds::lock_and_count_held(&mut tx, holder, event).await?;
-    let claimed = seats::claim(&mut tx, hold, event, &wanted, ttl).await?;
-    if claimed.len() < wanted.len() {
-        tx.rollback().await?;
+    let rows = holds::reserve(pool, hold, event, Uuid::now_v7(), &wanted, ttl, 10).await?;
+    if rows.iter().any(|row| row.outcome != "held") {
         return Ok(false);
     }
-    holds::insert_seats(&mut tx, hold, &claimed).await?;
-    tx.commit().await?;
-    let mut tx = pool.begin().await?;
     if sell {
         // As the service allocates: the hold, then its seats.
+        let mut tx = pool.begin().await?;
         let order = Uuid::now_v7();
         holds::lock(&mut tx, hold).await?;
+        holds::seats_of(&mut *tx, hold).await?;
         seats::sell_hold(&mut tx, hold, order).await?;
         holds::allocate(&mut tx, hold, order).await?;
+        tx.commit().await?;
     } else {
-        holds::lock(&mut tx, hold).await?;
-        holds::set_status(&mut tx, hold, HoldStatus::Released).await?;
-        seats::free_hold(&mut tx, hold).await?;
+        holds::release(pool, hold, None).await?;
     }
-    tx.commit().await?;
     Ok(true)
 }
 

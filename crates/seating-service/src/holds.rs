@@ -3,11 +3,10 @@
 use service_kit::auth::{Caller, Scope};
 use uuid::Uuid;
 
-use crate::api::{HoldView, Reservation, ReturnRequest, ReturnView};
-use crate::db::holds::{self, HoldRow};
-use crate::db::seats::HeldSeatRow;
-use crate::db::{events, seats};
-use crate::domain::{EventStatus, HoldStatus};
+use crate::api::{HeldSeat, HoldView, Reservation, ReturnRequest, ReturnView};
+use crate::db::holds::{self, HoldRow, ReserveRow};
+use crate::db::seats;
+use crate::domain::HoldStatus;
 use crate::error::{ApiError, ApiResult, SeatingError};
 use crate::state::AppState;
 
@@ -34,91 +33,93 @@ pub async fn reserve(
 }
 
 async fn try_reserve(state: &AppState, r: &Reservation) -> ApiResult<HoldView> {
-    let event = events::find(&state.pool, r.event_id)
-        .await?
-        .ok_or(SeatingError::EventNotFound)?;
-    // A shortcut: the claim itself only matches seats of an event on sale at that instant.
-    if event.status != EventStatus::OnSale {
+    let hold_id = Uuid::now_v7();
+    // One statement, its own transaction: the event's status, the holder's limit and the claim,
+    // all or nothing (`seating_reserve`; docs/architecture.md, points 2, 3, 9 and 14).
+    let rows = holds::reserve(
+        &state.pool,
+        hold_id,
+        r.event_id,
+        r.holder_id,
+        r.seats.ids(),
+        r.ttl.duration(),
+        state.max_held_seats,
+    )
+    .await?;
+    let outcome = |name: &str| rows.iter().any(|row| row.outcome == name);
+    if outcome("no_event") {
+        return Err(SeatingError::EventNotFound.into());
+    }
+    if outcome("not_on_sale") {
         return Err(SeatingError::NotOnSale.into());
     }
-    // Only an event cancelled before its inventory has none (the table's CHECK).
-    let currency = event.currency.ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "event {} is not cancelled but has no currency",
+    if outcome("unknown_status") {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "event {} has a status seating_reserve does not know",
             r.event_id
-        ))
-    })?;
-    let hold_id = Uuid::now_v7();
-    let mut tx = state.pool.begin().await?;
-    let expires_at =
-        holds::insert(&mut tx, hold_id, r.event_id, r.holder_id, r.ttl.duration()).await?;
-    // One holder's reserves of one event take turns from here (a lock on the pair), so each
-    // counts what the others committed: a burst of parallel calls cannot pass the limit.
-    let held = holds::lock_and_count_held(&mut tx, r.holder_id, r.event_id).await?;
-    let asked = i64::try_from(r.seats.len()).unwrap_or(i64::MAX);
-    if held.saturating_add(asked) > state.max_held_seats {
-        tx.rollback().await?;
+        )));
+    }
+    if let Some(row) = rows.iter().find(|row| row.outcome == "limit") {
         return Err(SeatingError::HoldLimit {
             limit: state.max_held_seats,
-            held,
+            held: row.held,
         }
         .into());
     }
-    let claimed = seats::claim(
-        &mut tx,
-        hold_id,
-        r.event_id,
-        r.seats.ids(),
-        r.ttl.duration(),
-    )
-    .await?;
-    if claimed.len() < r.seats.len() {
-        tx.rollback().await?;
-        return Err(shortfall(state, r, &claimed).await?);
+    if !rows.iter().all(|row| row.outcome == "held") || rows.len() != r.seats.len() {
+        return Err(shortfall(&rows));
     }
-    holds::insert_seats(&mut tx, hold_id, &claimed).await?;
-    tx.commit().await?;
+    let (mut seats, mut currency, mut expires_at) = (Vec::with_capacity(rows.len()), None, None);
+    for row in rows {
+        currency = currency.or(row.currency);
+        expires_at = expires_at.or(row.expires_at);
+        seats.push(HeldSeat {
+            seat_id: row.id.ok_or_else(|| incomplete("id"))?,
+            section: row.section.ok_or_else(|| incomplete("section"))?,
+            row: row.row.ok_or_else(|| incomplete("row"))?,
+            number: row.number.ok_or_else(|| incomplete("number"))?,
+            price: row.price.ok_or_else(|| incomplete("price"))?,
+        });
+    }
     tracing::info!(%hold_id, "seats held");
     Ok(HoldView {
         hold_id,
         event_id: r.event_id,
         holder_id: r.holder_id,
         status: HoldStatus::Active,
-        expires_at,
-        seats: claimed.into_iter().map(Into::into).collect(),
-        currency,
+        // Only an event cancelled before its inventory has no currency (the table's CHECK),
+        // and a cancelled event holds nothing.
+        expires_at: expires_at.ok_or_else(|| incomplete("expires_at"))?,
+        currency: currency.ok_or_else(|| incomplete("currency"))?,
+        seats,
         order_id: None,
     })
 }
 
-/// Why a claim came up short: seats that are not the event's (422), or seats taken (409).
-async fn shortfall(
-    state: &AppState,
-    r: &Reservation,
-    claimed: &[HeldSeatRow],
-) -> ApiResult<ApiError> {
-    if events::find(&state.pool, r.event_id)
-        .await?
-        .is_some_and(|e| e.status != EventStatus::OnSale)
-    {
-        return Ok(SeatingError::NotOnSale.into());
-    }
-    let unknown = seats::unknown(&state.pool, r.event_id, r.seats.ids()).await?;
+fn incomplete(column: &str) -> ApiError {
+    ApiError::internal(anyhow::anyhow!(
+        "seating_reserve held seats without {column}"
+    ))
+}
+
+/// Why a reserve held nothing although the event is on sale: seats that are not the event's
+/// (422), or seats taken (409).
+fn shortfall(rows: &[ReserveRow]) -> ApiError {
+    let ids = |outcome: &str| -> Vec<Uuid> {
+        rows.iter()
+            .filter(|row| row.outcome == outcome)
+            .filter_map(|row| row.id)
+            .collect()
+    };
+    let unknown = ids("unknown");
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(Uuid::to_string).collect();
-        return Ok(ApiError::field(
+        return ApiError::field(
             "seatIds",
             format!("not seats of this event: {}", list.join(", ")),
-        ));
+        );
     }
-    let conflicts = r
-        .seats
-        .ids()
-        .iter()
-        .filter(|id| !claimed.iter().any(|c| c.id == **id))
-        .copied()
-        .collect();
-    Ok(SeatingError::SeatsTaken(conflicts).into())
+    SeatingError::SeatsTaken(ids("taken")).into()
 }
 
 /// A hold, for its holder or a service granted `seating:holds`; anyone else gets 404.
@@ -149,22 +150,21 @@ async fn view(db: impl sqlx::PgExecutor<'_>, hold: HoldRow) -> ApiResult<HoldVie
 }
 
 /// Releases a hold; releasing it again (or an expired one) changes nothing. An allocated hold
-/// cannot be released: its seats are sold (409).
+/// cannot be released: its seats are sold (409). One statement (`seating_release`): the hold's
+/// lock, its status, the seats freed and the answer's rows.
 #[tracing::instrument(skip_all, fields(%hold_id))]
 pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiResult<HoldView> {
-    let mut tx = state.pool.begin().await?;
-    let hold = holds::lock(&mut tx, hold_id)
-        .await?
-        .filter(|h| visible(caller, h))
-        .ok_or(SeatingError::HoldNotFound)?;
+    // A buyer sees their own holds only; a service granted `seating:holds`, anyone's.
+    let holder = if caller.has(Scope::SeatingHolds) {
+        None
+    } else {
+        Some(caller.user_id().ok_or(SeatingError::HoldNotFound)?)
+    };
+    let rows = holds::release(&state.pool, hold_id, holder).await?;
+    let first = rows.first().ok_or(SeatingError::HoldNotFound)?;
     // The effective status: an active hold past its expiry is expired, and releasing it changes
     // nothing (its seats already block no one).
-    match hold.effective_status() {
-        HoldStatus::Active => {
-            holds::set_status(&mut tx, hold_id, HoldStatus::Released).await?;
-            seats::free_hold(&mut tx, hold_id).await?;
-            tracing::info!("hold released");
-        }
+    match first.status {
         HoldStatus::Released | HoldStatus::Expired => {}
         HoldStatus::Allocated => {
             return Err(SeatingError::HoldNotActive(
@@ -172,13 +172,22 @@ pub async fn release(state: &AppState, caller: &Caller, hold_id: Uuid) -> ApiRes
             )
             .into());
         }
+        HoldStatus::Active => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "seating_release left hold {hold_id} active"
+            )));
+        }
     }
-    let hold = holds::lock(&mut tx, hold_id)
-        .await?
-        .ok_or(SeatingError::HoldNotFound)?;
-    let view = view(&mut *tx, hold).await?;
-    tx.commit().await?;
-    Ok(view)
+    Ok(HoldView {
+        hold_id,
+        event_id: first.event_id,
+        holder_id: first.holder_id,
+        status: first.status,
+        expires_at: first.expires_at,
+        currency: first.currency,
+        order_id: first.order_id,
+        seats: rows.into_iter().map(|row| row.seat.into()).collect(),
+    })
 }
 
 /// Sells a hold's seats to an order (services only: the route's extractor checks). Only an

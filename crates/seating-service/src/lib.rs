@@ -4,7 +4,7 @@
 //! - [`routes`]: the HTTP API (thin handlers), [`api`]: its JSON shapes and validation;
 //! - [`holds`], [`inventory`]: what the API does; [`messages`]: what it does on `event.cancelled`;
 //! - [`domain`]: seat selections, TTLs, the hold's states;
-//! - [`db`]: queries, among them the claim that keeps the invariant ([`db::seats::claim`]);
+//! - [`db`]: queries, among them the reserve that keeps the invariant ([`db::holds::reserve`]);
 //! - [`seatmap`]: the seat map served from memory, and its live stream;
 //! - [`sweeper`]: marks expired holds; [`config`]: its settings; [`startup`]: what the kit
 //!   runs ([`Seating`]).

@@ -48,70 +48,72 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Hold
         .await
 }
 
-/// Inserts an ACTIVE hold lasting `ttl` from now; returns its expiry.
-pub async fn insert(
-    conn: &mut PgConnection,
+/// A row of `seating_reserve` (migration 20261206100001): the reserve in one statement.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ReserveRow {
+    /// `held`; `no_event`, `not_on_sale`, `limit`; or, per requested seat when some could not
+    /// be had, `free`, `taken` or `unknown`.
+    pub outcome: String,
+    pub currency: Option<Currency>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The seats the holder held before.
+    pub held: i64,
+    pub id: Option<Uuid>,
+    pub section: Option<String>,
+    pub row: Option<String>,
+    pub number: Option<i32>,
+    pub price: Option<Money>,
+}
+
+/// Inserts an ACTIVE hold of `seat_ids` lasting `ttl`, all of them or none, unless the holder
+/// would then hold more than `max_held` seats of the event: one statement, one transaction
+/// (the steps are `seating_reserve`'s, documented in docs/architecture.md).
+pub async fn reserve(
+    db: impl PgExecutor<'_>,
     id: Uuid,
     event_id: Uuid,
     holder_id: Uuid,
+    seat_ids: &[Uuid],
     ttl: Duration,
-) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query_scalar(
-        "INSERT INTO holds (id, event_id, holder_id, status, expires_at)
-         VALUES ($1, $2, $3, 'ACTIVE', now() + $4) RETURNING expires_at",
-    )
-    .bind(id)
-    .bind(event_id)
-    .bind(holder_id)
-    .bind(ttl)
-    .fetch_one(conn)
-    .await
-}
-
-/// Takes the transaction's lock on (holder, event), then counts the seats the holder's active
-/// holds of the event still have (unexpired, not sold). Concurrent reserves of one holder and
-/// event wait for each other here, so each count includes what the earlier ones committed.
-/// The lock is taken after the hold's insert, the reserve's first statement, so a reserve
-/// waiting here holds no row lock that anyone else waits for, except a cancellation's, which
-/// waits for it anyway (architecture.md, point 9).
-pub async fn lock_and_count_held(
-    conn: &mut PgConnection,
-    holder_id: Uuid,
-    event_id: Uuid,
-) -> sqlx::Result<i64> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text), hashtext($2::text))")
-        .bind(holder_id)
+    max_held: i64,
+) -> sqlx::Result<Vec<ReserveRow>> {
+    sqlx::query_as("SELECT * FROM seating_reserve($1, $2, $3, $4, $5, $6)")
+        .bind(id)
         .bind(event_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query_scalar(
-        "SELECT count(*) FROM holds h JOIN seats s ON s.hold_id = h.id
-         WHERE h.holder_id = $1 AND h.event_id = $2 AND h.status = 'ACTIVE'
-           AND s.held_until > now()",
-    )
-    .bind(holder_id)
-    .bind(event_id)
-    .fetch_one(conn)
-    .await
+        .bind(holder_id)
+        .bind(seat_ids)
+        .bind(ttl)
+        .bind(max_held)
+        .fetch_all(db)
+        .await
 }
 
-pub async fn insert_seats(
-    conn: &mut PgConnection,
-    hold_id: Uuid,
-    seats: &[HeldSeatRow],
-) -> sqlx::Result<()> {
-    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
-    let prices: Vec<Money> = seats.iter().map(|s| s.price).collect();
-    sqlx::query(
-        "INSERT INTO hold_seats (hold_id, seat_id, price)
-         SELECT $1, seat_id, price FROM unnest($2::uuid[], $3::numeric[]) AS s(seat_id, price)",
-    )
-    .bind(hold_id)
-    .bind(&ids)
-    .bind(&prices)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// A row of `seating_release`: the hold after the call, and one of its seats.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ReleasedRow {
+    /// Effective: RELEASED, or what the hold already was (EXPIRED, RELEASED, ALLOCATED).
+    pub status: HoldStatus,
+    pub event_id: Uuid,
+    pub holder_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub order_id: Option<Uuid>,
+    pub currency: Currency,
+    #[sqlx(flatten)]
+    pub seat: HeldSeatRow,
+}
+
+/// Releases the hold if it is ACTIVE and unexpired, and frees its seats, in one statement; only
+/// a hold of `holder_id` when given. No rows: no such hold (or another holder's).
+pub async fn release(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    holder_id: Option<Uuid>,
+) -> sqlx::Result<Vec<ReleasedRow>> {
+    sqlx::query_as("SELECT * FROM seating_release($1, $2)")
+        .bind(id)
+        .bind(holder_id)
+        .fetch_all(db)
+        .await
 }
 
 /// The seats of a hold, with the prices they were held at.
@@ -124,15 +126,6 @@ pub async fn seats_of(db: impl PgExecutor<'_>, hold_id: Uuid) -> sqlx::Result<Ve
     .bind(hold_id)
     .fetch_all(db)
     .await
-}
-
-pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: HoldStatus) -> sqlx::Result<()> {
-    sqlx::query("UPDATE holds SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub async fn allocate(conn: &mut PgConnection, id: Uuid, order_id: Uuid) -> sqlx::Result<()> {

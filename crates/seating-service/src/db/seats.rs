@@ -1,6 +1,5 @@
-//! Seats, and the two statements that keep the invariant: [`claim`] and [`sell_hold`].
-
-use std::time::Duration;
+//! Seats, and the sale that keeps the invariant ([`sell_hold`]; the claim is
+//! [`super::holds::reserve`]'s).
 
 use service_kit::money::Money;
 use service_kit::paging::Paging;
@@ -138,55 +137,6 @@ pub async fn remove_unpublished(
     Ok((removed.rows_affected(), left))
 }
 
-/// THE claim: points every requested seat that is free right now at `hold_id`, in one
-/// statement. Free means not sold and not held by an unexpired hold. Rows that a concurrent
-/// transaction has locked (it is claiming, allocating or releasing them) are skipped rather than
-/// waited for, so a claim never blocks and never deadlocks; a skipped seat simply counts as
-/// taken. A cancelled event yields nothing (its status is read after the hold's insert waited for
-/// any cancellation in progress). The caller compares the count with its request and rolls back
-/// when short: all or nothing.
-pub async fn claim(
-    conn: &mut PgConnection,
-    hold_id: Uuid,
-    event_id: Uuid,
-    seat_ids: &[Uuid],
-    ttl: Duration,
-) -> sqlx::Result<Vec<HeldSeatRow>> {
-    sqlx::query_as(
-        "UPDATE seats SET hold_id = $1, held_until = now() + $4
-         WHERE id IN (SELECT id FROM seats
-                      WHERE event_id = $2 AND id = ANY($3)
-                        AND sold_order_id IS NULL
-                        AND (held_until IS NULL OR held_until <= now())
-                        AND EXISTS (SELECT 1 FROM events e WHERE e.id = $2 AND e.status = 'ON_SALE')
-                      ORDER BY id
-                      FOR UPDATE SKIP LOCKED)
-         RETURNING id, section, row, number, price",
-    )
-    .bind(hold_id)
-    .bind(event_id)
-    .bind(seat_ids)
-    .bind(ttl)
-    .fetch_all(conn)
-    .await
-}
-
-/// Of `seat_ids`, those that are not seats of the event.
-pub async fn unknown(
-    db: impl PgExecutor<'_>,
-    event_id: Uuid,
-    seat_ids: &[Uuid],
-) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "SELECT id FROM unnest($2::uuid[]) AS wanted(id)
-         WHERE NOT EXISTS (SELECT 1 FROM seats s WHERE s.id = wanted.id AND s.event_id = $1)",
-    )
-    .bind(event_id)
-    .bind(seat_ids)
-    .fetch_all(db)
-    .await
-}
-
 /// Sells the seats that still point at `hold_id` and whose hold has not expired. Returns how
 /// many; fewer than the hold has means some were lost to expiry, and the caller rolls back.
 pub async fn sell_hold(
@@ -203,18 +153,6 @@ pub async fn sell_hold(
     .execute(conn)
     .await?;
     Ok(sold.rows_affected())
-}
-
-/// Frees the seats still pointing at a released hold.
-pub async fn free_hold(conn: &mut PgConnection, hold_id: Uuid) -> sqlx::Result<u64> {
-    let freed = sqlx::query(
-        "UPDATE seats SET hold_id = NULL, held_until = NULL
-         WHERE hold_id = $1 AND sold_order_id IS NULL",
-    )
-    .bind(hold_id)
-    .execute(conn)
-    .await?;
-    Ok(freed.rows_affected())
 }
 
 /// Makes the seats sold to `order_id` available again; returns those it changed (none when

@@ -64,30 +64,20 @@ async fn a_published_event_is_a_draft_where_nothing_can_be_held_until_its_last_r
         StatusCode::NOT_FOUND,
     )
     .await;
-    // Not even by going around the API's first check: the claim only matches seats of an
-    // event on sale.
-    let mut tx = app.pool.begin().await.unwrap();
-    let hold = Uuid::now_v7();
-    seating_service::db::holds::insert(
-        &mut tx,
-        hold,
+    // Not even by going around the API: the reserve's statement refuses a draft.
+    let rows = seating_service::db::holds::reserve(
+        &app.pool,
+        Uuid::now_v7(),
         event,
         Uuid::now_v7(),
-        std::time::Duration::from_secs(60),
-    )
-    .await
-    .unwrap();
-    let claimed = seating_service::db::seats::claim(
-        &mut tx,
-        hold,
-        event,
         &seats[..1],
         std::time::Duration::from_secs(60),
+        10,
     )
     .await
     .unwrap();
-    assert!(claimed.is_empty());
-    tx.rollback().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, "not_on_sale");
 
     let last = app
         .put_inventory(
