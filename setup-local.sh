@@ -13,7 +13,7 @@
 # (e.g. USER_SERVICE_DATABASE_URL). READY_TIMEOUT (seconds, default 60) bounds the wait.
 set -euo pipefail
 
-# binary:port:dbname, in start order. Entries whose crates/<binary> does not exist yet
+# binary:port:dbname, in start order (dbname "-": no database, the storefront). Entries whose crates/<binary> does not exist yet
 # are skipped, so the list can run ahead of the code.
 SERVICES=(
     user-service:8080:users
@@ -22,6 +22,7 @@ SERVICES=(
     payment-service:3004:payments
     order-service:3007:orders
     notification-service:3005:notifications
+    storefront:8000:-
 )
 
 SCRIPT_NAME="setup-local.sh"
@@ -168,10 +169,14 @@ start_service() {
         die "port $port is already in use by another process; cannot start $binary"
     fi
 
-    override="$(db_override_var "$binary")"
-    db_url="${!override:-}"
-    if [[ -z "$db_url" ]]; then
-        db_url="$(db_url_for "ticketing_$dbname")"
+    local -a db_env=()
+    if [[ "$dbname" != - ]]; then
+        override="$(db_override_var "$binary")"
+        db_url="${!override:-}"
+        if [[ -z "$db_url" ]]; then
+            db_url="$(db_url_for "ticketing_$dbname")"
+        fi
+        db_env=(DATABASE_URL="$db_url")
     fi
 
     # Keep the previous run's log for post-mortems.
@@ -186,7 +191,7 @@ start_service() {
     if command -v setsid >/dev/null 2>&1; then
         detach=(setsid nohup)
     fi
-    PORT="$port" DATABASE_URL="$db_url" LOG_FORMAT="${LOG_FORMAT:-json}" \
+    env PORT="$port" "${db_env[@]}" LOG_FORMAT="${LOG_FORMAT:-json}" \
         "${detach[@]}" "$exe" >"$logfile" 2>&1 </dev/null &
     pid=$!
     printf '%s\n' "$pid" >"$(pid_file "$binary")"
@@ -245,6 +250,9 @@ print_summary() {
         printf '\nAdmin (development default): %s / %s\n' "$DEV_ADMIN_EMAIL" "$DEV_ADMIN_PASSWORD"
     elif [[ -n "${ADMIN_EMAIL:-}" ]]; then
         printf '\nAdmin: %s (ADMIN_EMAIL / ADMIN_PASSWORD as set)\n' "$ADMIN_EMAIL"
+    fi
+    if [[ -d crates/storefront ]]; then
+        printf '\nThe shop: http://localhost:8000  (open it in a browser; organizers: log in as the admin)\n'
     fi
     printf '\nTry:  ./setup-local.sh e2e     (the buying journey, narrated)\n'
     printf '      curl http://localhost:8080/health\n'

@@ -235,6 +235,12 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
     choose(&client, &[14, 15]).await;
     assert_eq!(text(&client, "#summary").await, "2 seats: 90.00 + tax 4.50 = 94.50 EUR");
     screenshot(&client, "event").await;
+    // On a phone: the map scrolls sideways inside its box, the page does not.
+    client.set_window_size(390, 844).await.unwrap();
+    screenshot(&client, "event-phone").await;
+    let page_width = js(&client, "return document.documentElement.scrollWidth <= window.innerWidth").await;
+    assert_eq!(page_width, json!(true), "the page is wider than a phone");
+    client.set_window_size(1280, 1100).await.unwrap();
     click_through(&client, "#buy").await;
 
     // Checkout: a declined card first.
