@@ -78,7 +78,10 @@ impl SeatLayout {
             if row.price_indexes.len() != row.numbers.len()
                 || row.price_indexes.iter().any(|&i| i >= prices.len())
             {
-                return Err(format!("row {} has prices that do not match its seats", row.row));
+                return Err(format!(
+                    "row {} has prices that do not match its seats",
+                    row.row
+                ));
             }
         }
         Ok(Self {
@@ -92,7 +95,10 @@ impl SeatLayout {
 
     /// The seat ids at these positions; `None` when one is outside the layout.
     pub fn seats_at(&self, positions: &[usize]) -> Option<Vec<Uuid>> {
-        positions.iter().map(|&p| self.seat_ids.get(p).copied()).collect()
+        positions
+            .iter()
+            .map(|&p| self.seat_ids.get(p).copied())
+            .collect()
     }
 
     /// A seat as a buyer names it: `Stalls A-12`.
@@ -163,7 +169,7 @@ impl SeatLayout {
             .collect();
         MapView {
             sections,
-            prices: self.prices.iter().map(|p| p.to_string()).collect(),
+            prices: self.prices.iter().map(ToString::to_string).collect(),
             prices_minor: self.prices.iter().map(|p| p.minor()).collect(),
         }
     }
@@ -250,15 +256,23 @@ impl Default for Layouts {
 }
 
 impl Layouts {
-    pub async fn get(&self, fleet: &Fleet, event: Uuid, version: i64) -> Result<Arc<SeatLayout>, ApiError> {
+    pub async fn get(
+        &self,
+        fleet: &Fleet,
+        event: Uuid,
+        version: i64,
+    ) -> Result<Arc<SeatLayout>, ApiError> {
         if let Some(layout) = self.cache.get(&(event, version)) {
             return Ok(layout);
         }
         let layout = fleet.layout(event, version).await?;
-        let layout = Arc::new(SeatLayout::decode(layout).map_err(|reason| ApiError::Unreachable {
-            service: "seat map",
-            reason,
-        })?);
+        let layout =
+            Arc::new(
+                SeatLayout::decode(layout).map_err(|reason| ApiError::Unreachable {
+                    service: "seat map",
+                    reason,
+                })?,
+            );
         // Seating answers the current layout when `version` is no longer current: keep it
         // under the version it really is.
         self.cache.insert((event, layout.version), layout.clone());
@@ -273,14 +287,13 @@ mod tests {
     fn layout() -> Layout {
         let a = Uuid::parse_str("0193a1b2-0000-7000-8000-00000000a001").unwrap();
         let b = Uuid::parse_str("0193a1b2-0000-7000-8000-00000000a002").unwrap();
-        let prefix = &a.as_bytes()[..12];
         let mut suffixes = a.as_bytes()[12..].to_vec();
         suffixes.extend_from_slice(&b.as_bytes()[12..]);
         serde_json::from_value(serde_json::json!({
             "layoutVersion": 3, "currency": "EUR", "prices": ["45.00", "60.50"],
             "sections": [{ "section": "Stalls", "rows": [{
                 "row": "A", "numbers": [1, 2], "priceIndexes": [0, 1],
-                "idPrefix": prefix.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                "idPrefix": &a.simple().to_string()[..24],
                 "idSuffixes": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&suffixes),
             }]}]
         }))
@@ -301,7 +314,10 @@ mod tests {
         let second = layout.seat_ids[1];
         assert_eq!(layout.label_of(second).as_deref(), Some("Stalls A-2"));
         let (min, max) = layout.price_range().unwrap();
-        assert_eq!((min.to_string(), max.to_string()), ("45.00".into(), "60.50".into()));
+        assert_eq!(
+            (min.to_string(), max.to_string()),
+            ("45.00".into(), "60.50".into())
+        );
     }
 
     #[test]
