@@ -62,7 +62,7 @@ log "chromedriver on $WEBDRIVER_URL ($(chromium --version 2>/dev/null || echo ch
 
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked -p storefront --test browser --run-ignored only \
-        --no-fail-fast --test-threads 2 "$@"
+        --no-fail-fast --test-threads 2 --success-output final "$@"
 else
     cargo test --locked -p storefront --test browser -- --ignored --test-threads 2 "$@"
 fi
