@@ -181,6 +181,13 @@ impl Api {
         (email, password)
     }
 
+    /// A new organizer, logged in: e-mail, password, access token.
+    async fn organizer(&self) -> (String, String, String) {
+        let (email, password) = self.account("organizer").await;
+        let token = self.login(&email, &password).await;
+        (email, password, token)
+    }
+
     /// An event on sale, organised by `organizer`: its id and title.
     async fn event_on_sale(&self, organizer: &str, rows: u32, per_row: u32) -> (String, String) {
         let catalog = var("CATALOG_SERVICE_URL");
@@ -260,8 +267,7 @@ async fn choose(client: &Client, positions: &[usize]) {
 #[ignore = "needs the fleet, the storefront and chromedriver: scripts/browser-test.sh"]
 async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_tickets() {
     let api = Api::new();
-    let (org_email, org_password) = api.account("organizer").await;
-    let organizer = api.login(&org_email, &org_password).await;
+    let (_, _, organizer) = api.organizer().await;
     let (event, title) = api.event_on_sale(&organizer, 8, 12).await;
 
     let client = browser().await;
@@ -367,8 +373,7 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
 #[ignore = "needs the fleet, the storefront and chromedriver: scripts/browser-test.sh"]
 async fn a_seat_bought_in_one_browser_greys_out_in_the_other_without_a_reload() {
     let api = Api::new();
-    let (org_email, org_password) = api.account("organizer").await;
-    let organizer = api.login(&org_email, &org_password).await;
+    let (_, _, organizer) = api.organizer().await;
     let (event, _) = api.event_on_sale(&organizer, 40, 50).await;
     let page = storefront(&format!("/events/{event}"));
 
@@ -539,8 +544,7 @@ async fn an_organizer_creates_and_publishes_an_event_through_the_pages() {
 #[ignore = "needs the fleet, the storefront and chromedriver: scripts/browser-test.sh"]
 async fn the_door_admits_a_ticket_once() {
     let api = Api::new();
-    let (email, password) = api.account("organizer").await;
-    let organizer = api.login(&email, &password).await;
+    let (email, password, organizer) = api.organizer().await;
     let (event, _) = api.event_on_sale(&organizer, 2, 5).await;
     // A buyer's order, paid in the same call (the API, not the pages: this test is the door's).
     let (buyer_email, buyer_password) = api.account("customer").await;
