@@ -618,8 +618,10 @@ if ((SMOKE_REPLICAS >= 2)); then
         killed+=("$c")
         log "docker kill $(docker inspect -f '{{.Name}}' "$c" | tr -d /) (SIGKILL: no graceful shutdown)"
     done
-    # At once: the balancer has not noticed yet; a connection to the dead replica fails, and the
-    # request is sent to the other one (redispatch).
+    # At once, before the balancer's checks can have noticed. Docker's DNS forgets a killed
+    # container at once and the balancer re-resolves every second, so it usually takes the replica
+    # out before a request reaches it; a connection that does reach the dead replica fails and is
+    # sent to the other one (redispatch). The counts below say which happened.
     if ! e2e replicas; then
         cat "$WORK/replicas.out" >&2
         die "the journey failed with one replica of order-service and of seating-service killed"
