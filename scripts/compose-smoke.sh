@@ -20,20 +20,27 @@
 #   images    on that base: the fleet's runtime from the binaries (docker/runtime-local.Dockerfile,
 #             tag ticketing:smoke), PostgreSQL 15 from Debian's package
 #             (docker/postgres-local.Dockerfile), Prometheus from Debian's package
-#             (docker/prometheus-local.Dockerfile);
+#             (docker/prometheus-local.Dockerfile), HAProxy from Debian's package
+#             (docker/haproxy-local.Dockerfile);
 #   up        docker-compose.yml plus an override that swaps only the registry images for those
 #             (and, Mailpit being left out, has notification-service write its e-mails as .eml
 #             files into a folder instead of sending them over SMTP); the `ui` profile (Grafana,
-#             Mailpit: registry-only) is left out. Waits for every /ready on the published ports;
-#   journey   e2e-flow against the published ports (127.0.0.1), reading the receipt from the
-#             mail folder;
+#             Mailpit: registry-only) is left out. Two replicas of each service (SMOKE_REPLICAS)
+#             behind the balancer: waits until every container is healthy, every /ready on the
+#             published ports (the balancer's) answers, and the balancer counts both replicas of
+#             every service up (its stats page);
+#   journey   e2e-flow against the published ports (127.0.0.1: the balancer), reading the receipt
+#             from the mail folder;
+#   replicas  kills one replica of order-service and one of seating-service (SIGKILL) and walks
+#             the journey again at once: it passes on the replicas left; then starts them again;
 #   outage    stops PostgreSQL and shows every /ready answering 503, then starts it again; stops
-#             seating-service's container and shows what /ready of its callers (catalog-service,
-#             order-service) answers and that the journey fails; starts it again and shows the
+#             both seating-service replicas and shows what /ready of its callers (catalog-service,
+#             order-service) answers and that the journey fails; starts them again and shows the
 #             journey passing;
-#   metrics   Prometheus (monitoring/prometheus.yml, rules/) scrapes all six services: every target
-#             up, the rules loaded; scripts/monitoring-check.sh against this fleet (no dead panel:
-#             every metric the dashboards and rules name is exported, after the journeys);
+#   metrics   Prometheus (monitoring/prometheus.yml, rules/) scrapes every replica of the six
+#             services (two targets per service, all up; not the balancer), the rules loaded;
+#             scripts/monitoring-check.sh against this fleet (no dead panel: every metric the
+#             dashboards and rules name is exported, after the journeys);
 #   down      `down --volumes` (also on failure or Ctrl-C), and the timings of each phase.
 #
 # Environment:
@@ -41,8 +48,9 @@
 #                       e2e-flow (skips cargo);
 #   SMOKE_PROFILE       release (default) or debug: what cargo builds without FLEET_BIN_DIR;
 #   SMOKE_PORT_OFFSET   host port = contract port + this (default 10000: user-service on 18080,
-#                       PostgreSQL on 25432, Prometheus on 19090), so that a fleet already running
-#                       on the contract's ports is left alone;
+#                       PostgreSQL on 25432, Prometheus on 19090, the balancer's page on 18404),
+#                       so that a fleet already running on the contract's ports is left alone;
+#   SMOKE_REPLICAS      replicas of each service (default 2; the replicas phase needs two);
 #   SMOKE_KEEP=1        leave the fleet running at the end (`docker-compose -p ticketing-smoke
 #                       down -v` removes it);
 #   READY_TIMEOUT       seconds to wait for each /ready (default 120).
@@ -65,6 +73,9 @@ BASE_RECIPE=1
 FLEET_IMAGE="ticketing:smoke"
 POSTGRES_IMAGE="ticketing-local/postgres:15"
 PROMETHEUS_IMAGE="ticketing-local/prometheus:debian"
+HAPROXY_IMAGE="ticketing-local/haproxy:debian"
+SMOKE_REPLICAS="${SMOKE_REPLICAS:-2}"
+[[ "$SMOKE_REPLICAS" =~ ^[1-6]$ ]] || { echo "SMOKE_REPLICAS must be 1 to 6" >&2; exit 2; }
 
 SERVICES=(user-service catalog-service seating-service order-service payment-service
     notification-service)
@@ -78,6 +89,7 @@ for s in "${SERVICES[@]}"; do
 done
 POSTGRES_HOST_PORT=$((15432 + SMOKE_PORT_OFFSET))
 PROMETHEUS_HOST_PORT=$((9090 + SMOKE_PORT_OFFSET))
+BALANCER_STATS_HOST_PORT=$((8404 + SMOKE_PORT_OFFSET))
 
 # ---------------------------------------------------------------------------------------------
 # Phases and their timings
@@ -241,8 +253,57 @@ wait_ready() {
     done
 }
 
+# container_of SERVICE — its containers' ids, one a line (a replica each).
 container_of() {
     compose ps -q "$1"
+}
+
+# healthy_replicas SERVICE — how many of its containers Docker counts healthy.
+healthy_replicas() {
+    docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
+        --filter "label=com.docker.compose.service=$1" --filter health=healthy | wc -l
+}
+
+# balancer_up SERVICE — how many of its replicas the balancer counts up (its stats page, CSV;
+# field 18 is the status: UP, DOWN, MAINT for an empty slot).
+balancer_up() {
+    { curl -s -m 5 "http://127.0.0.1:$BALANCER_STATS_HOST_PORT/;csv" || true; } \
+        | awk -F, -v backend="$1" '
+        $1 == backend && $2 != "BACKEND" && $2 != "FRONTEND" && $18 ~ /^UP/ { n++ }
+        END { print n + 0 }'
+}
+
+# balancer_retries SERVICE — "R retries, D redispatches": the balancer's counts for the service
+# (its BACKEND line, fields 16 and 17): connections that failed and were tried again, and those
+# tried again on another replica.
+balancer_retries() {
+    { curl -s -m 5 "http://127.0.0.1:$BALANCER_STATS_HOST_PORT/;csv" || true; } \
+        | awk -F, -v backend="$1" '
+        $1 == backend && $2 == "BACKEND" { r = $16; d = $17 }
+        END { printf "%d retries, %d redispatches", r, d }'
+}
+
+# wait_balanced SERVICE N — until the balancer counts N replicas of SERVICE up.
+wait_balanced() {
+    local since=$SECONDS up
+    while true; do
+        up="$(balancer_up "$1")"
+        ((up == $2)) && return 0
+        if ((SECONDS - since >= READY_TIMEOUT)); then
+            log "the balancer counts $up replicas of $1 up after ${READY_TIMEOUT}s, not $2"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# show_balancer SERVICE... — what the balancer counts up, one line per service.
+show_balancer() {
+    local s
+    for s in "$@"; do
+        printf '    %-22s %s of %s replicas up in the balancer\n' "$s" "$(balancer_up "$s")" \
+            "$SMOKE_REPLICAS" >&2
+    done
 }
 
 # debian_mirror SUITE — the first deb URI of this machine's apt sources that serves SUITE.
@@ -322,7 +383,8 @@ fi
 log "engine: Docker $(docker version --format '{{.Server.Version}}'), $(docker-compose version)"
 # A smoke run that was killed may have left its fleet behind.
 docker-compose -p "$PROJECT" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
-for port in "${HOST_PORT[@]}" "$POSTGRES_HOST_PORT" "$PROMETHEUS_HOST_PORT"; do
+for port in "${HOST_PORT[@]}" "$POSTGRES_HOST_PORT" "$PROMETHEUS_HOST_PORT" \
+    "$BALANCER_STATS_HOST_PORT"; do
     if port_taken "$port"; then
         die "127.0.0.1:$port is taken; choose other host ports with SMOKE_PORT_OFFSET"
     fi
@@ -430,7 +492,7 @@ if [[ -n "$GLIBC_NEEDED" ]]; then
     fi
 fi
 
-phase images "the fleet, PostgreSQL and Prometheus, built on the base"
+phase images "the fleet, PostgreSQL, HAProxy and Prometheus, built on the base"
 context="$WORK/fleet-context"
 mkdir -p "$context/bin"
 for b in "${SERVICES[@]}"; do
@@ -456,6 +518,12 @@ fi
 log "$FLEET_IMAGE: runs as uid 10001; every binary finds its libraries"
 build "$POSTGRES_IMAGE" "$REPO/docker/postgres-local.Dockerfile" "$REPO/docker"
 log "$POSTGRES_IMAGE: $(docker run --rm --entrypoint postgres "$POSTGRES_IMAGE" --version)"
+build "$HAPROXY_IMAGE" "$REPO/docker/haproxy-local.Dockerfile" "$REPO/docker"
+# The balancer's configuration, checked by the HAProxy that will run it.
+docker run --rm --read-only -v "$REPO/docker/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" \
+    "$HAPROXY_IMAGE" -c -q -f /usr/local/etc/haproxy/haproxy.cfg \
+    || die "HAProxy refuses docker/haproxy.cfg"
+log "$HAPROXY_IMAGE: $(docker run --rm "$HAPROXY_IMAGE" -v | head -n 1); docker/haproxy.cfg is valid"
 WITH_PROMETHEUS=""
 if [[ -f "$REPO/monitoring/prometheus.yml" ]]; then
     build "$PROMETHEUS_IMAGE" "$REPO/docker/prometheus-local.Dockerfile" "$REPO/docker"
@@ -465,7 +533,7 @@ else
     log "no monitoring/prometheus.yml in this checkout: Prometheus is left out"
 fi
 
-phase up "PostgreSQL and the six services (profile ui, Grafana and Mailpit, left out: registry-only)"
+phase up "PostgreSQL, $SMOKE_REPLICAS replicas of each of the six services and the balancer (profile ui, Grafana and Mailpit, left out: registry-only)"
 MAIL_DIR_HOST="$WORK/mail"
 mkdir -p "$MAIL_DIR_HOST"
 chown 10001:10001 "$MAIL_DIR_HOST" 2>/dev/null || chmod 0777 "$MAIL_DIR_HOST"
@@ -477,6 +545,9 @@ chown 10001:10001 "$MAIL_DIR_HOST" 2>/dev/null || chmod 0777 "$MAIL_DIR_HOST"
     echo "    pull_policy: never"
     echo "  prometheus:"
     echo "    image: $PROMETHEUS_IMAGE"
+    echo "    pull_policy: never"
+    echo "  balancer:"
+    echo "    image: $HAPROXY_IMAGE"
     echo "    pull_policy: never"
     for s in "${SERVICES[@]}"; do
         echo "  $s:"
@@ -492,12 +563,12 @@ chown 10001:10001 "$MAIL_DIR_HOST" 2>/dev/null || chmod 0777 "$MAIL_DIR_HOST"
         fi
     done
 } >"$WORK/compose.smoke.yml"
-export POSTGRES_HOST_PORT PROMETHEUS_HOST_PORT
+export POSTGRES_HOST_PORT PROMETHEUS_HOST_PORT BALANCER_STATS_HOST_PORT
 for s in "${SERVICES[@]}"; do
-    var="$(tr 'a-z-' 'A-Z_' <<<"$s")_HOST_PORT"
-    export "$var=${HOST_PORT[$s]}"
+    var="$(tr 'a-z-' 'A-Z_' <<<"$s")"
+    export "${var}_HOST_PORT=${HOST_PORT[$s]}" "${var}_REPLICAS=$SMOKE_REPLICAS"
 done
-up_services=(postgres "${SERVICES[@]}")
+up_services=(postgres balancer "${SERVICES[@]}")
 [[ -z "$WITH_PROMETHEUS" ]] || up_services+=(prometheus)
 log "left out: grafana and mailpit (profile ui; registry-only images, none built here)"
 log "so notification-service writes its e-mails as .eml files into $MAIL_DIR_HOST, not to Mailpit"
@@ -505,11 +576,19 @@ COMPOSE_STARTED=1
 # --wait: every container running, and healthy where it has a healthcheck (the busybox probe of
 # /ready inside each service's container, as Compose sees it).
 compose up --detach --no-build --wait --wait-timeout "$READY_TIMEOUT" "${up_services[@]}" >&2
-log "all containers healthy; /ready on the published ports:"
+log "all containers healthy; /ready on the published ports (the balancer's):"
 for s in "${SERVICES[@]}"; do
     wait_ready "$s" || die "$s did not become ready"
 done
-compose ps --format 'table {{.Service}}\t{{.Status}}\t{{.Ports}}' >&2
+log "every replica healthy (Docker's probe) and up in the balancer (its checks of /ready):"
+for s in "${SERVICES[@]}"; do
+    wait_balanced "$s" "$SMOKE_REPLICAS" || die "the balancer does not count every replica of $s up"
+    healthy="$(healthy_replicas "$s")"
+    ((healthy == SMOKE_REPLICAS)) || die "$s: $healthy healthy containers, not $SMOKE_REPLICAS"
+    printf '    %-22s %s containers healthy, %s up in the balancer\n' "$s" "$healthy" \
+        "$(balancer_up "$s")" >&2
+done
+compose ps --format 'table {{.Name}}\t{{.Status}}\t{{.Ports}}' >&2
 
 E2E_ARGS=()
 for s in "${SERVICES[@]}"; do
@@ -522,7 +601,7 @@ e2e() {
     "$BIN_DIR/e2e-flow" "${E2E_ARGS[@]}" --log "$WORK/$1.log" >"$WORK/$1.out" 2>&1
 }
 
-phase journey "e2e-flow against the published ports"
+phase journey "e2e-flow against the published ports (the balancer)"
 if ! e2e journey; then
     cat "$WORK/journey.out" >&2
     die "the journey failed"
@@ -530,7 +609,44 @@ fi
 cat "$WORK/journey.out" >&2
 log "receipts written by notification-service: $(find "$MAIL_DIR_HOST" -name '*.eml' | wc -l)"
 
-phase outage "PostgreSQL, then seating-service, stopped and started again"
+if ((SMOKE_REPLICAS >= 2)); then
+    phase replicas "one replica each of order-service and seating-service killed; the journey again"
+    killed=()
+    for s in order-service seating-service; do
+        c="$(container_of "$s" | first_line)"
+        docker kill "$c" >/dev/null
+        killed+=("$c")
+        log "docker kill $(docker inspect -f '{{.Name}}' "$c" | tr -d /) (SIGKILL: no graceful shutdown)"
+    done
+    # At once, before the balancer's checks can have noticed. Docker's DNS forgets a killed
+    # container at once and the balancer re-resolves every second, so it usually takes the replica
+    # out before a request reaches it; a connection that does reach the dead replica fails and is
+    # sent to the other one (redispatch). The counts below say which happened.
+    if ! e2e replicas; then
+        cat "$WORK/replicas.out" >&2
+        die "the journey failed with one replica of order-service and of seating-service killed"
+    fi
+    log "the journey passes on the replicas left: $(grep -v '^\s*$' "$WORK/replicas.out" | tail -n 1)"
+    for s in order-service seating-service; do
+        printf '    %-22s %s of %s replicas up in the balancer; %s\n' "$s" "$(balancer_up "$s")" \
+            "$SMOKE_REPLICAS" "$(balancer_retries "$s")" >&2
+    done
+    for c in "${killed[@]}"; do
+        # A container stopped by `docker kill` is not restarted by `restart: unless-stopped`.
+        if [[ "$(docker inspect -f '{{.State.Running}}' "$c")" == true ]]; then
+            log "$(docker inspect -f '{{.Name}}' "$c" | tr -d /) was restarted by Docker"
+        else
+            docker start "$c" >/dev/null
+            log "docker start $(docker inspect -f '{{.Name}}' "$c" | tr -d /)"
+        fi
+    done
+    for s in order-service seating-service; do
+        wait_balanced "$s" "$SMOKE_REPLICAS" || die "the killed replica of $s did not come back"
+    done
+    show_balancer order-service seating-service
+fi
+
+phase outage "PostgreSQL, then seating-service (every replica), stopped and started again"
 show_ready() {
     local s status
     for s in "$@"; do
@@ -550,18 +666,21 @@ for s in "${SERVICES[@]}"; do
     status="$(http_status "http://127.0.0.1:${HOST_PORT[$s]}/ready")"
     [[ "$status" == 503 ]] || die "$s /ready answered $status with its database down, not 503"
 done
+show_balancer "${SERVICES[@]}"
 docker start "$postgres_container" >/dev/null
 log "PostgreSQL started again"
 for s in "${SERVICES[@]}"; do
     wait_ready "$s" || die "$s did not recover from the database outage"
+    wait_balanced "$s" "$SMOKE_REPLICAS" || die "a replica of $s did not recover from the database outage"
 done
+log "every replica of every service ready again"
 
-seating_container="$(container_of seating-service)"
-log "docker stop $PROJECT seating-service (SIGTERM; graceful shutdown)"
+mapfile -t seating_containers < <(container_of seating-service)
+log "docker stop $PROJECT seating-service, its ${#seating_containers[@]} replicas (SIGTERM; graceful shutdown)"
 stop_started=$SECONDS
-docker stop --time 45 "$seating_container" >/dev/null
-log "seating-service stopped in $((SECONDS - stop_started))s, exit code $(docker inspect -f '{{.State.ExitCode}}' "$seating_container")"
-log "with seating-service down, its callers' /ready (the contract: readiness is their own database and tasks only):"
+docker stop --time 45 "${seating_containers[@]}" >/dev/null
+log "seating-service stopped in $((SECONDS - stop_started))s, exit codes $(docker inspect -f '{{.State.ExitCode}}' "${seating_containers[@]}" | tr '\n' ' ')"
+log "with seating-service down (the balancer answers 503 for it: no replica up), its callers' /ready (the contract: readiness is their own database and tasks only):"
 show_ready seating-service catalog-service order-service
 if e2e outage; then
     cat "$WORK/outage.out" >&2
@@ -569,9 +688,10 @@ if e2e outage; then
 fi
 log "the journey with seating-service stopped fails, as it must; its last lines:"
 grep -v '^\s*$' "$WORK/outage.out" | tail -n 4 | sed 's/^/    /' >&2
-docker start "$seating_container" >/dev/null
+docker start "${seating_containers[@]}" >/dev/null
 log "seating-service started again"
 wait_ready seating-service || die "seating-service did not come back"
+wait_balanced seating-service "$SMOKE_REPLICAS" || die "a replica of seating-service did not come back"
 if ! e2e recovered; then
     cat "$WORK/recovered.out" >&2
     die "the journey did not recover after seating-service came back"
@@ -579,28 +699,40 @@ fi
 log "the journey passes again: $(grep -v '^\s*$' "$WORK/recovered.out" | tail -n 1)"
 
 if [[ -n "$WITH_PROMETHEUS" ]]; then
-    phase metrics "Prometheus scrapes the six services"
+    phase metrics "Prometheus scrapes every replica of the six services"
     targets_url="http://127.0.0.1:$PROMETHEUS_HOST_PORT/api/v1/targets?state=active"
+    # prometheus_targets — one line per service: its targets up of all, and their instances
+    # (replicas' addresses, found in Docker's DNS); exit 0 when each has SMOKE_REPLICAS, all up.
+    prometheus_targets() {
+        { curl -s -m 5 "$targets_url" || true; } | python3 -c '
+import json, sys
+want, services = int(sys.argv[1]), sys.argv[2:]
+try:
+    active = json.load(sys.stdin)["data"]["activeTargets"]
+except (ValueError, KeyError):
+    print("    Prometheus does not answer yet")
+    sys.exit(1)
+ok = True
+for service in services:
+    mine = [t for t in active if t["labels"].get("job") == service]
+    up = [t for t in mine if t["health"] == "up"]
+    where = " ".join(sorted(t["labels"]["instance"] + ":" + t["health"] for t in mine))
+    print("    %-22s %d of %d targets up (%s)" % (service, len(up), len(mine), where))
+    ok = ok and len(up) == len(mine) == want
+    ok = ok and all(t["labels"]["instance"].split(":")[0][0].isdigit() for t in mine)
+sys.exit(0 if ok else 1)
+' "$SMOKE_REPLICAS" "${SERVICES[@]}"
+    }
     since=$SECONDS
-    while true; do
-        targets="$(curl -s -m 5 "$targets_url" || true)"
-        up="$(grep -oE '"health":"up"' <<<"$targets" | wc -l)"
-        missing=()
-        for s in "${SERVICES[@]}"; do
-            # The target's scrape URL names the service's host and port in the Compose network.
-            grep -qE "\"scrapeUrl\":\"http://$s:${CONTRACT_PORT[$s]}/metrics\"[^}]*\"health\":\"up\"" \
-                <<<"$targets" || missing+=("$s")
-        done
-        if ((${#missing[@]} == 0)); then
-            log "Prometheus: all six services scraped and up ($up targets up)"
-            break
-        fi
+    until prometheus_targets >"$WORK/targets.txt"; do
         if ((SECONDS - since >= 90)); then
-            printf '%s\n' "$targets" >&2
-            die "Prometheus does not scrape ${missing[*]} (or they are not up)"
+            cat "$WORK/targets.txt" >&2
+            die "Prometheus does not scrape $SMOKE_REPLICAS replicas of every service, all up"
         fi
         sleep 2
     done
+    log "Prometheus scrapes each replica as its own target (not the balancer), every one up, after $((SECONDS - since))s:"
+    cat "$WORK/targets.txt" >&2
     rules="$(curl -s -m 5 "http://127.0.0.1:$PROMETHEUS_HOST_PORT/api/v1/rules" || true)"
     groups="$(grep -oE '"file":"[^"]*"' <<<"$rules" | sort -u | wc -l)"
     alerting="$(grep -oE '"type":"alerting"' <<<"$rules" | wc -l)"
@@ -614,7 +746,9 @@ if [[ -n "$WITH_PROMETHEUS" ]]; then
             urls+=("$(tr 'a-z-' 'A-Z_' <<<"$s")_URL=http://127.0.0.1:${HOST_PORT[$s]}")
         done
         log "scripts/monitoring-check.sh against this fleet (no dead panel)"
-        env "${urls[@]}" bash "$REPO/scripts/monitoring-check.sh" >"$WORK/monitoring.log" 2>&1 || {
+        # Through the balancer one scrape reaches one replica: four, united, reach both.
+        env "${urls[@]}" METRICS_SCRAPES=4 bash "$REPO/scripts/monitoring-check.sh" \
+            >"$WORK/monitoring.log" 2>&1 || {
             cat "$WORK/monitoring.log" >&2
             die "scripts/monitoring-check.sh failed against the Compose fleet"
         }
@@ -623,4 +757,4 @@ if [[ -n "$WITH_PROMETHEUS" ]]; then
 fi
 
 end_phase
-log "docker-compose.yml works: ${#SERVICES[@]} services ready, the journey passed, outages recovered"
+log "docker-compose.yml works: ${#SERVICES[@]} services x $SMOKE_REPLICAS replicas ready behind the balancer, the journey passed (also with replicas killed), outages recovered"

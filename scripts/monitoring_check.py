@@ -24,7 +24,9 @@ and, against a running fleet, every metric it names is exported.
    - metric families the code registers (crates/*/src) that the scrape does not show: a
      labelled family has no series until its first event, so a dashboard or an alert cannot
      see it until then (and rate() misses that first event).
-   Without the URLs, step 4 is skipped with a note.
+   Without the URLs, step 4 is skipped with a note. Where a URL is a load balancer in front of
+   replicas (Compose's), METRICS_SCRAPES=N scrapes it N times and takes the union: each replica
+   exports the series of the requests it served, and the dashboards sum over replicas.
 """
 
 from __future__ import annotations
@@ -170,11 +172,14 @@ def metrics_of(expr: str, records: dict[str, str], seen: frozenset = frozenset()
 
 
 def scrape(url: str) -> tuple[set[str], set[str], list[tuple[str, dict[str, str]]]]:
-    """Families (# TYPE), sample names, and samples with their labels."""
-    with urllib.request.urlopen(f"{url.rstrip('/')}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    families, names, samples = set(), set(), []
-    for line in text.splitlines():
+    """Families (# TYPE), sample names, and samples with their labels; METRICS_SCRAPES times
+    (a balancer's round robin answers each from the next replica), united."""
+    lines = []
+    for _ in range(max(1, int(os.environ.get("METRICS_SCRAPES", "1")))):
+        with urllib.request.urlopen(f"{url.rstrip('/')}/metrics", timeout=10) as r:
+            lines.extend(r.read().decode().splitlines())
+    families, names, samples, seen = set(), set(), [], set()
+    for line in lines:
         if line.startswith("# TYPE "):
             families.add(line.split()[2])
         elif line and not line.startswith("#"):
@@ -182,7 +187,10 @@ def scrape(url: str) -> tuple[set[str], set[str], list[tuple[str, dict[str, str]
             if m:
                 names.add(m.group(1))
                 labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
-                samples.append((m.group(1), labels))
+                key = (m.group(1), tuple(sorted(labels.items())))
+                if key not in seen:
+                    seen.add(key)
+                    samples.append((m.group(1), labels))
     return families, names, samples
 
 
