@@ -6,9 +6,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
-    ("seatmap.js", "text/javascript; charset=utf-8", include_str!("../static/seatmap.js")),
-    ("countdown.js", "text/javascript; charset=utf-8", include_str!("../static/countdown.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/app.css"),
+    ),
+    (
+        "seatmap.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/seatmap.js"),
+    ),
+    (
+        "countdown.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/countdown.js"),
+    ),
 ];
 
 /// `GET /static/{file}`: revalidated by `ETag` (the build's version and the file's size), so a
@@ -19,8 +31,14 @@ pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
     };
     let etag = format!("\"{}-{}\"", service_kit::app::VERSION, body.len());
     let cache = [
-        (header::ETAG, HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\""))),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ),
     ];
     if headers
         .get(header::IF_NONE_MATCH)

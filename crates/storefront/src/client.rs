@@ -156,7 +156,12 @@ impl Fleet {
 
     // --- user-service -----------------------------------------------------------------------
 
-    pub async fn register(&self, name: &str, email: &str, password: &str) -> Result<Value, ApiError> {
+    pub async fn register(
+        &self,
+        name: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<Value, ApiError> {
         let body = json!({ "name": name, "email": email, "password": password });
         let url = format!("{}/v1/users", self.user);
         send(USER, self.request(Method::POST, url, None).json(&body)).await
@@ -165,19 +170,29 @@ impl Fleet {
     pub async fn login(&self, email: &str, password: &str) -> Result<Tokens, ApiError> {
         let body = json!({ "email": email, "password": password });
         let url = format!("{}/v1/auth/login", self.user);
-        typed(USER, send(USER, self.request(Method::POST, url, None).json(&body)).await?)
+        typed(
+            USER,
+            send(USER, self.request(Method::POST, url, None).json(&body)).await?,
+        )
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ApiError> {
         let body = json!({ "refreshToken": refresh_token });
         let url = format!("{}/v1/auth/refresh", self.user);
-        typed(USER, send(USER, self.request(Method::POST, url, None).json(&body)).await?)
+        typed(
+            USER,
+            send(USER, self.request(Method::POST, url, None).json(&body)).await?,
+        )
     }
 
     pub async fn logout(&self, token: &str, refresh_token: &str) -> Result<Value, ApiError> {
         let body = json!({ "refreshToken": refresh_token });
         let url = format!("{}/v1/auth/logout", self.user);
-        send(USER, self.request(Method::POST, url, Some(token)).json(&body)).await
+        send(
+            USER,
+            self.request(Method::POST, url, Some(token)).json(&body),
+        )
+        .await
     }
 
     // --- catalog-service --------------------------------------------------------------------
@@ -216,23 +231,45 @@ impl Fleet {
 
     pub async fn venues(&self) -> Result<Value, ApiError> {
         let url = format!("{}/v1/venues", self.catalog);
-        send(CATALOG, self.request(Method::GET, url, None).query(&[("limit", "100")])).await
+        send(
+            CATALOG,
+            self.request(Method::GET, url, None)
+                .query(&[("limit", "100")]),
+        )
+        .await
     }
 
     pub async fn create_venue(&self, token: &str, venue: &Value) -> Result<Value, ApiError> {
         let url = format!("{}/v1/venues", self.catalog);
-        send(CATALOG, self.request(Method::POST, url, Some(token)).json(venue)).await
+        send(
+            CATALOG,
+            self.request(Method::POST, url, Some(token)).json(venue),
+        )
+        .await
     }
 
     pub async fn create_event(&self, token: &str, event: &Value) -> Result<Value, ApiError> {
         let url = format!("{}/v1/events", self.catalog);
-        send(CATALOG, self.request(Method::POST, url, Some(token)).json(event)).await
+        send(
+            CATALOG,
+            self.request(Method::POST, url, Some(token)).json(event),
+        )
+        .await
     }
 
-    pub async fn put_layout(&self, token: &str, id: Uuid, layout: &Value) -> Result<Value, ApiError> {
+    pub async fn put_layout(
+        &self,
+        token: &str,
+        id: Uuid,
+        layout: &Value,
+    ) -> Result<Value, ApiError> {
         let url = format!("{}/v1/events/{id}/seats", self.catalog);
         let body = json!({ "layout": layout });
-        send(CATALOG, self.request(Method::PUT, url, Some(token)).json(&body)).await
+        send(
+            CATALOG,
+            self.request(Method::PUT, url, Some(token)).json(&body),
+        )
+        .await
     }
 
     pub async fn publish(&self, token: &str, id: Uuid) -> Result<Value, ApiError> {
@@ -240,22 +277,36 @@ impl Fleet {
         send(CATALOG, self.request(Method::POST, url, Some(token))).await
     }
 
-    pub async fn cancel_event(&self, token: &str, id: Uuid, reason: &str) -> Result<Value, ApiError> {
+    pub async fn cancel_event(
+        &self,
+        token: &str,
+        id: Uuid,
+        reason: &str,
+    ) -> Result<Value, ApiError> {
         let url = format!("{}/v1/events/{id}/cancel", self.catalog);
         let body = json!({ "reason": reason });
-        send(CATALOG, self.request(Method::POST, url, Some(token)).json(&body)).await
+        send(
+            CATALOG,
+            self.request(Method::POST, url, Some(token)).json(&body),
+        )
+        .await
     }
 
     // --- seating-service --------------------------------------------------------------------
 
     pub async fn seat_status(&self, event: Uuid) -> Result<SeatStatus, ApiError> {
         let url = format!("{}/v1/events/{event}/seatmap/status", self.seating);
-        typed(SEATING, send(SEATING, self.request(Method::GET, url, None)).await?)
+        typed(
+            SEATING,
+            send(SEATING, self.request(Method::GET, url, None)).await?,
+        )
     }
 
     pub async fn layout(&self, event: Uuid, version: i64) -> Result<Layout, ApiError> {
         let url = format!("{}/v1/events/{event}/seatmap/layout", self.seating);
-        let request = self.request(Method::GET, url, None).query(&[("v", version)]);
+        let request = self
+            .request(Method::GET, url, None)
+            .query(&[("v", version)]);
         typed(SEATING, send(SEATING, request).await?)
     }
 
@@ -285,7 +336,13 @@ impl Fleet {
         let url = format!("{}/v1/orders", self.order);
         let body = json!({ "eventId": event, "seatIds": seats });
         let request = self.request(Method::POST, url, Some(token));
-        send(ORDER, request.header("idempotency-key", idempotency_key).json(&body)).await
+        send(
+            ORDER,
+            request
+                .header("idempotency-key", idempotency_key)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn pay(
@@ -298,7 +355,13 @@ impl Fleet {
         let url = format!("{}/v1/orders/{order}/pay", self.order);
         let body = json!({ "method": "card", "token": card });
         let request = self.request(Method::POST, url, Some(token));
-        send(ORDER, request.header("idempotency-key", idempotency_key).json(&body)).await
+        send(
+            ORDER,
+            request
+                .header("idempotency-key", idempotency_key)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn order(&self, token: &str, id: Uuid) -> Result<Value, ApiError> {
@@ -309,7 +372,11 @@ impl Fleet {
     pub async fn orders(&self, token: &str, page: u32) -> Result<Value, ApiError> {
         let url = format!("{}/v1/orders", self.order);
         let query = [("page", page.max(1)), ("limit", 50)];
-        send(ORDER, self.request(Method::GET, url, Some(token)).query(&query)).await
+        send(
+            ORDER,
+            self.request(Method::GET, url, Some(token)).query(&query),
+        )
+        .await
     }
 
     pub async fn cancel_order(&self, token: &str, id: Uuid) -> Result<Value, ApiError> {
@@ -323,7 +390,11 @@ impl Fleet {
     }
 
     pub async fn check_in(&self, token: &str, code: &str) -> Result<Value, ApiError> {
-        let url = format!("{}/v1/tickets/{}/check-in", self.order, encode_segment(code));
+        let url = format!(
+            "{}/v1/tickets/{}/check-in",
+            self.order,
+            encode_segment(code)
+        );
         send(ORDER, self.request(Method::POST, url, Some(token))).await
     }
 
@@ -377,7 +448,10 @@ async fn send(service: &'static str, request: RequestBuilder) -> Result<Value, A
     response.json().await.map_err(|e| unreachable(service, &e))
 }
 
-fn typed<T: serde::de::DeserializeOwned>(service: &'static str, value: Value) -> Result<T, ApiError> {
+fn typed<T: serde::de::DeserializeOwned>(
+    service: &'static str,
+    value: Value,
+) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::Unreachable {
         service,
         reason: format!("unexpected answer: {e}"),
@@ -396,7 +470,11 @@ async fn problem(service: &'static str, response: reqwest::Response) -> ApiError
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     let text = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
-    let kind = text("type").rsplit('/').next().unwrap_or_default().to_owned();
+    let kind = text("type")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let title = Some(text("title"))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned());
@@ -417,8 +495,14 @@ mod tests {
 
     #[test]
     fn a_day_range_is_inclusive_at_both_ends() {
-        assert_eq!(day_start("2026-12-01").as_deref(), Some("2026-12-01T00:00:00Z"));
-        assert_eq!(day_after("2026-12-31").as_deref(), Some("2027-01-01T00:00:00Z"));
+        assert_eq!(
+            day_start("2026-12-01").as_deref(),
+            Some("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            day_after("2026-12-31").as_deref(),
+            Some("2027-01-01T00:00:00Z")
+        );
         assert_eq!(day_start("tomorrow"), None);
     }
 

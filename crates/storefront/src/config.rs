@@ -68,7 +68,9 @@ impl Config {
     pub fn cookie_key(&self) -> anyhow::Result<axum_extra::extract::cookie::Key> {
         let bytes = decode_key(self.cookie_key.expose_secret())
             .ok_or_else(|| anyhow::anyhow!("STOREFRONT_COOKIE_KEY is not 64 bytes of base64"))?;
-        Ok(axum_extra::extract::cookie::Key::try_from(bytes.as_slice())?)
+        Ok(axum_extra::extract::cookie::Key::try_from(
+            bytes.as_slice(),
+        )?)
     }
 }
 
@@ -90,12 +92,8 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Env::from_fn(move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
-        .unwrap()
+        Env::from_fn(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .unwrap()
     }
 
     #[test]

@@ -18,10 +18,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tickets.html", include_str!("../templates/tickets.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("register.html", include_str!("../templates/register.html")),
-    ("organizer.html", include_str!("../templates/organizer.html")),
-    ("venue_new.html", include_str!("../templates/venue_new.html")),
-    ("event_new.html", include_str!("../templates/event_new.html")),
-    ("event_cancel.html", include_str!("../templates/event_cancel.html")),
+    (
+        "organizer.html",
+        include_str!("../templates/organizer.html"),
+    ),
+    (
+        "venue_new.html",
+        include_str!("../templates/venue_new.html"),
+    ),
+    (
+        "event_new.html",
+        include_str!("../templates/event_new.html"),
+    ),
+    (
+        "event_cancel.html",
+        include_str!("../templates/event_cancel.html"),
+    ),
     ("door.html", include_str!("../templates/door.html")),
 ];
 
@@ -89,7 +101,11 @@ fn when(raw: Option<String>) -> String {
     let raw = raw.unwrap_or_default();
     chrono::DateTime::parse_from_rfc3339(&raw).map_or_else(
         |_| raw.clone(),
-        |t| t.with_timezone(&chrono::Utc).format("%a %-d %b %Y, %H:%M UTC").to_string(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%a %-d %b %Y, %H:%M UTC")
+                .to_string()
+        },
     )
 }
 
@@ -129,7 +145,10 @@ mod tests {
 
     #[test]
     fn instants_read_like_a_ticket() {
-        assert_eq!(when(Some("2026-12-12T20:00:00Z".into())), "Sat 12 Dec 2026, 20:00 UTC");
+        assert_eq!(
+            when(Some("2026-12-12T20:00:00Z".into())),
+            "Sat 12 Dec 2026, 20:00 UTC"
+        );
         assert_eq!(when(Some("soon".into())), "soon");
         assert_eq!(when(None), "");
     }

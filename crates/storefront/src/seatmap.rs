@@ -78,7 +78,10 @@ impl SeatLayout {
             if row.price_indexes.len() != row.numbers.len()
                 || row.price_indexes.iter().any(|&i| i >= prices.len())
             {
-                return Err(format!("row {} has prices that do not match its seats", row.row));
+                return Err(format!(
+                    "row {} has prices that do not match its seats",
+                    row.row
+                ));
             }
         }
         Ok(Self {
@@ -92,7 +95,10 @@ impl SeatLayout {
 
     /// The seat ids at these positions; `None` when one is outside the layout.
     pub fn seats_at(&self, positions: &[usize]) -> Option<Vec<Uuid>> {
-        positions.iter().map(|&p| self.seat_ids.get(p).copied()).collect()
+        positions
+            .iter()
+            .map(|&p| self.seat_ids.get(p).copied())
+            .collect()
     }
 
     /// A seat as a buyer names it: `Stalls A-12`.
@@ -250,15 +256,23 @@ impl Default for Layouts {
 }
 
 impl Layouts {
-    pub async fn get(&self, fleet: &Fleet, event: Uuid, version: i64) -> Result<Arc<SeatLayout>, ApiError> {
+    pub async fn get(
+        &self,
+        fleet: &Fleet,
+        event: Uuid,
+        version: i64,
+    ) -> Result<Arc<SeatLayout>, ApiError> {
         if let Some(layout) = self.cache.get(&(event, version)) {
             return Ok(layout);
         }
         let layout = fleet.layout(event, version).await?;
-        let layout = Arc::new(SeatLayout::decode(layout).map_err(|reason| ApiError::Unreachable {
-            service: "seat map",
-            reason,
-        })?);
+        let layout =
+            Arc::new(
+                SeatLayout::decode(layout).map_err(|reason| ApiError::Unreachable {
+                    service: "seat map",
+                    reason,
+                })?,
+            );
         // Seating answers the current layout when `version` is no longer current: keep it
         // under the version it really is.
         self.cache.insert((event, layout.version), layout.clone());
@@ -301,7 +315,10 @@ mod tests {
         let second = layout.seat_ids[1];
         assert_eq!(layout.label_of(second).as_deref(), Some("Stalls A-2"));
         let (min, max) = layout.price_range().unwrap();
-        assert_eq!((min.to_string(), max.to_string()), ("45.00".into(), "60.50".into()));
+        assert_eq!(
+            (min.to_string(), max.to_string()),
+            ("45.00".into(), "60.50".into())
+        );
     }
 
     #[test]

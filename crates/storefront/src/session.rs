@@ -103,7 +103,9 @@ pub struct Visit(Arc<Mutex<Shared>>);
 impl Visit {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // A handler that panicked while holding it leaves a session that is still whole.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn csrf(&self) -> String {
@@ -116,7 +118,11 @@ impl Visit {
 
     /// The access token when someone is signed in.
     pub fn signed_in_token(&self) -> Option<String> {
-        self.lock().session.account.as_ref().map(|a| a.access_token.clone())
+        self.lock()
+            .session
+            .account
+            .as_ref()
+            .map(|a| a.access_token.clone())
     }
 
     /// The access token, or a redirect to the login page that comes back to `next`.
@@ -128,7 +134,9 @@ impl Visit {
 
     /// The signed-in organizer (or admin), or why not.
     pub fn organizer(&self, next: &str) -> Result<(Account, String), PageError> {
-        let account = self.account().ok_or_else(|| PageError::login_required(next))?;
+        let account = self
+            .account()
+            .ok_or_else(|| PageError::login_required(next))?;
         if !account.is_organizer() {
             return Err(PageError::Forbidden(
                 "This page is for organizers. Ask an administrator to make your account an organizer, then log in again.".into(),

@@ -58,10 +58,16 @@ async fn css(client: &Client, selector: &str) -> fantoccini::elements::Element {
         Ok(element) => element,
         Err(e) => {
             // What the browser showed instead, for the one reading the failure.
-            let url = client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let url = client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let page = client.source().await.unwrap_or_default();
             screenshot(client, "FAILED").await;
-            panic!("{selector} not found ({e}) on {url}; the page (also log/browser/FAILED.png):\n{page}");
+            panic!(
+                "{selector} not found ({e}) on {url}; the page (also log/browser/FAILED.png):\n{page}"
+            );
         }
     }
 }
@@ -116,7 +122,13 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, url: String, token: Option<&str>, body: Option<Value>) -> Value {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
         let mut request = self.http.request(method, &url);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -137,7 +149,8 @@ impl Api {
     async fn login(&self, email: &str, password: &str) -> String {
         let url = format!("{}/v1/auth/login", var("USER_SERVICE_URL"));
         let body = json!({ "email": email, "password": password });
-        self.call(reqwest::Method::POST, url, None, Some(body)).await["accessToken"]
+        self.call(reqwest::Method::POST, url, None, Some(body))
+            .await["accessToken"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -153,9 +166,17 @@ impl Api {
                 Some(json!({ "name": format!("{role} {}", &email[..12]), "email": email, "password": password })))
             .await;
         if role != "customer" {
-            let admin = self.login(&var("FLEET_ADMIN_EMAIL"), &var("FLEET_ADMIN_PASSWORD")).await;
+            let admin = self
+                .login(&var("FLEET_ADMIN_EMAIL"), &var("FLEET_ADMIN_PASSWORD"))
+                .await;
             let url = format!("{users}/v1/users/{}/role", user["id"].as_str().unwrap());
-            self.call(reqwest::Method::PATCH, url, Some(&admin), Some(json!({ "role": role }))).await;
+            self.call(
+                reqwest::Method::PATCH,
+                url,
+                Some(&admin),
+                Some(json!({ "role": role })),
+            )
+            .await;
         }
         (email, password)
     }
@@ -163,22 +184,40 @@ impl Api {
     /// An event on sale, organised by `organizer`: its id and title.
     async fn event_on_sale(&self, organizer: &str, rows: u32, per_row: u32) -> (String, String) {
         let catalog = var("CATALOG_SERVICE_URL");
-        let title = format!("Browser Night {}", &Uuid::now_v7().simple().to_string()[20..]);
+        let title = format!(
+            "Browser Night {}",
+            &Uuid::now_v7().simple().to_string()[20..]
+        );
         let venue = self
-            .call(reqwest::Method::POST, format!("{catalog}/v1/venues"), Some(organizer),
-                Some(json!({ "name": "Lyric Hall", "city": "Lisbon", "capacity": rows * per_row })))
+            .call(
+                reqwest::Method::POST,
+                format!("{catalog}/v1/venues"),
+                Some(organizer),
+                Some(json!({ "name": "Lyric Hall", "city": "Lisbon", "capacity": rows * per_row })),
+            )
             .await;
         let event = self
-            .call(reqwest::Method::POST, format!("{catalog}/v1/events"), Some(organizer),
-                Some(json!({ "title": title, "eventType": "concert", "venueId": venue["id"],
-                    "startsAt": "2027-06-12T20:00:00Z", "currency": "EUR", "basePrice": "45.00" })))
+            .call(
+                reqwest::Method::POST,
+                format!("{catalog}/v1/events"),
+                Some(organizer),
+                Some(
+                    json!({ "title": title, "eventType": "concert", "venueId": venue["id"],
+                    "startsAt": "2027-06-12T20:00:00Z", "currency": "EUR", "basePrice": "45.00" }),
+                ),
+            )
             .await;
         let id = event["id"].as_str().unwrap().to_owned();
         self.call(reqwest::Method::PUT, format!("{catalog}/v1/events/{id}/seats"), Some(organizer),
             Some(json!({ "layout": [{ "section": "Stalls", "rows": rows, "seatsPerRow": per_row }] })))
             .await;
-        self.call(reqwest::Method::POST, format!("{catalog}/v1/events/{id}/publish"), Some(organizer), None)
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            format!("{catalog}/v1/events/{id}/publish"),
+            Some(organizer),
+            None,
+        )
+        .await;
         (id, title)
     }
 }
@@ -186,7 +225,12 @@ impl Api {
 async fn register(client: &Client, name: &str) {
     client.goto(&storefront("/register")).await.unwrap();
     fill(client, "#name", name).await;
-    fill(client, "#email", &format!("buyer-{}@browser.test", Uuid::now_v7().simple())).await;
+    fill(
+        client,
+        "#email",
+        &format!("buyer-{}@browser.test", Uuid::now_v7().simple()),
+    )
+    .await;
     fill(client, "#password", "correct-horse-battery").await;
     screenshot(client, "register").await;
     click_through(client, "#register button[type=submit]").await;
@@ -204,7 +248,11 @@ async fn log_in(client: &Client, email: &str, password: &str) {
 /// Chooses seats by clicking them, as a buyer does (the checkbox is hidden; its label is the seat).
 async fn choose(client: &Client, positions: &[usize]) {
     for p in positions {
-        css(client, &format!("label[for=s{p}]")).await.click().await.unwrap();
+        css(client, &format!("label[for=s{p}]"))
+            .await
+            .click()
+            .await
+            .unwrap();
     }
 }
 
@@ -225,15 +273,27 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
     click_through(&client, "form.filters button").await;
     let card = css(&client, &format!("a[href='/events/{event}']")).await;
     assert_eq!(card.text().await.unwrap(), title);
-    assert!(text(&client, ".card .price").await.contains("96 seats left"));
+    assert!(
+        text(&client, ".card .price")
+            .await
+            .contains("96 seats left")
+    );
     screenshot(&client, "browse").await;
     click_through(&client, &format!("a[href='/events/{event}']")).await;
 
     // Two seats, their total with tax.
     css(&client, "#seatmap").await;
-    until(&client, "return !document.getElementById('live').hidden", Duration::from_secs(5)).await;
+    until(
+        &client,
+        "return !document.getElementById('live').hidden",
+        Duration::from_secs(5),
+    )
+    .await;
     choose(&client, &[14, 15]).await;
-    assert_eq!(text(&client, "#summary").await, "2 seats: 90.00 + tax 4.50 = 94.50 EUR");
+    assert_eq!(
+        text(&client, "#summary").await,
+        "2 seats: 90.00 + tax 4.50 = 94.50 EUR"
+    );
     screenshot(&client, "event").await;
     click_through(&client, "#buy").await;
 
@@ -242,7 +302,11 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
     assert!(text(&client, "#total").await.contains("94.50 EUR"));
     assert!(text(&client, "#remaining").await.contains("left"));
     screenshot(&client, "checkout").await;
-    css(&client, "input[value=tok_chargeDeclined]").await.click().await.unwrap();
+    css(&client, "input[value=tok_chargeDeclined]")
+        .await
+        .click()
+        .await
+        .unwrap();
     click_through(&client, "#pay-button").await;
     let problem = text(&client, "#problem").await;
     assert!(problem.contains("declined"), "{problem}");
@@ -250,12 +314,19 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
     screenshot(&client, "declined").await;
 
     // The same seats again (released on the decline), and a good card.
-    client.goto(&storefront(&format!("/events/{event}"))).await.unwrap();
+    client
+        .goto(&storefront(&format!("/events/{event}")))
+        .await
+        .unwrap();
     let free = "return !document.getElementById('s14').disabled && !document.getElementById('s15').disabled";
     until(&client, free, Duration::from_secs(5)).await;
     choose(&client, &[14, 15]).await;
     click_through(&client, "#buy").await;
-    css(&client, "input[value=tok_visa]").await.click().await.unwrap();
+    css(&client, "input[value=tok_visa]")
+        .await
+        .click()
+        .await
+        .unwrap();
     click_through(&client, "#pay-button").await;
     css(&client, "#confirmed").await;
     let tickets = client.find_all(Locator::Css(".ticket img")).await.unwrap();
@@ -270,7 +341,10 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
     screenshot(&client, "confirmation").await;
 
     client.goto(&storefront("/tickets")).await.unwrap();
-    assert_eq!(text(&client, ".order-row[data-status=CONFIRMED] .status").await, "confirmed");
+    assert_eq!(
+        text(&client, ".order-row[data-status=CONFIRMED] .status").await,
+        "confirmed"
+    );
     assert_eq!(
         text(&client, ".order-row[data-status=PAYMENT_FAILED] .status").await,
         "payment failed"
@@ -290,7 +364,12 @@ async fn a_seat_bought_in_one_browser_greys_out_in_the_other_without_a_reload() 
 
     let watcher = browser().await;
     watcher.goto(&page).await.unwrap();
-    until(&watcher, "return !document.getElementById('live').hidden", Duration::from_secs(5)).await;
+    until(
+        &watcher,
+        "return !document.getElementById('live').hidden",
+        Duration::from_secs(5),
+    )
+    .await;
     // The watcher wants seat 1207 too; a marker tells a reload from a live change.
     choose(&watcher, &[1207]).await;
     js(&watcher, "window.sameDocument = true; return true").await;
@@ -310,20 +389,41 @@ async fn a_seat_bought_in_one_browser_greys_out_in_the_other_without_a_reload() 
     )
     .await;
     eprintln!("the hold reached the other browser {waited:?} after the order page showed");
-    assert_eq!(js(&watcher, "return window.sameDocument === true").await, json!(true));
-    assert_eq!(js(&watcher, "return document.getElementById('s1207').checked").await, json!(false));
-    assert!(text(&watcher, "#announce").await.contains("was just taken by someone else"));
+    assert_eq!(
+        js(&watcher, "return window.sameDocument === true").await,
+        json!(true)
+    );
+    assert_eq!(
+        js(&watcher, "return document.getElementById('s1207').checked").await,
+        json!(false)
+    );
+    assert!(
+        text(&watcher, "#announce")
+            .await
+            .contains("was just taken by someone else")
+    );
     assert_eq!(text(&watcher, "#available").await, "1998");
     screenshot(&watcher, "live-seat-taken").await;
 
     // And bought: still taken; the buyer cancels (pending), and the seats come back live.
-    css(&buyer, "input[value=tok_visa]").await.click().await.unwrap();
+    css(&buyer, "input[value=tok_visa]")
+        .await
+        .click()
+        .await
+        .unwrap();
     click_through(&buyer, "#pay-button").await;
     css(&buyer, "#confirmed").await;
-    assert_eq!(js(&watcher, "return document.getElementById('s1207').disabled").await, json!(true));
+    assert_eq!(
+        js(&watcher, "return document.getElementById('s1207').disabled").await,
+        json!(true)
+    );
     // A confirmed order is cancelled (refunded) from "My tickets".
     buyer.goto(&storefront("/tickets")).await.unwrap();
-    click_through(&buyer, ".order-row[data-status=CONFIRMED] form.cancel button").await;
+    click_through(
+        &buyer,
+        ".order-row[data-status=CONFIRMED] form.cancel button",
+    )
+    .await;
     css(&buyer, "#state").await;
     until(
         &watcher,
@@ -331,7 +431,10 @@ async fn a_seat_bought_in_one_browser_greys_out_in_the_other_without_a_reload() 
         Duration::from_secs(10),
     )
     .await;
-    assert_eq!(js(&watcher, "return window.sameDocument === true").await, json!(true));
+    assert_eq!(
+        js(&watcher, "return window.sameDocument === true").await,
+        json!(true)
+    );
     watcher.close().await.unwrap();
     buyer.close().await.unwrap();
 }
@@ -344,34 +447,71 @@ async fn an_organizer_creates_and_publishes_an_event_through_the_pages() {
     let client = browser().await;
     log_in(&client, &email, &password).await;
 
-    client.goto(&storefront("/organizer/venues/new")).await.unwrap();
+    client
+        .goto(&storefront("/organizer/venues/new"))
+        .await
+        .unwrap();
     fill(&client, "#name", "Teatro <Novo>").await;
     fill(&client, "#city", "Porto").await;
     fill(&client, "#capacity", "300").await;
     click_through(&client, "#venue button").await;
 
     // On to the event form, with the new venue chosen.
-    let title = format!("Opening Night {}", &Uuid::now_v7().simple().to_string()[20..]);
+    let title = format!(
+        "Opening Night {}",
+        &Uuid::now_v7().simple().to_string()[20..]
+    );
     fill(&client, "#title", &title).await;
     client
-        .execute("document.getElementById('starts_at').value = '2027-05-01T19:30'; return true", vec![])
+        .execute(
+            "document.getElementById('starts_at').value = '2027-05-01T19:30'; return true",
+            vec![],
+        )
         .await
         .unwrap();
     fill(&client, "#base_price", "25.00").await;
-    fill(&client, "#layout", "Stalls, 5, 10, 25.00\nBalcony, 2, 8, 18.50").await;
-    assert!(text(&client, "#venue option:checked").await.contains("Teatro <Novo>, Porto"));
+    fill(
+        &client,
+        "#layout",
+        "Stalls, 5, 10, 25.00\nBalcony, 2, 8, 18.50",
+    )
+    .await;
+    assert!(
+        text(&client, "#venue option:checked")
+            .await
+            .contains("Teatro <Novo>, Porto")
+    );
     screenshot(&client, "organizer-new-event").await;
     click_through(&client, "#new-event button[type=submit]").await;
 
     // A draft with 66 seats; publishing puts it on sale.
     let row = format!("//tr[td/a[text()='{title}']]");
-    let draft = client.wait().for_element(Locator::XPath(&row)).await.unwrap();
+    let draft = client
+        .wait()
+        .for_element(Locator::XPath(&row))
+        .await
+        .unwrap();
     assert!(draft.text().await.unwrap().contains("draft"));
     assert!(draft.text().await.unwrap().contains("66"));
     js(&client, "window.previousPage = true; return true").await;
-    draft.find(Locator::Css("button.publish")).await.unwrap().click().await.unwrap();
-    until(&client, "return window.previousPage !== true", Duration::from_secs(15)).await;
-    let published = client.wait().for_element(Locator::XPath(&row)).await.unwrap();
+    draft
+        .find(Locator::Css("button.publish"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &client,
+        "return window.previousPage !== true",
+        Duration::from_secs(15),
+    )
+    .await;
+    let published = client
+        .wait()
+        .for_element(Locator::XPath(&row))
+        .await
+        .unwrap();
     assert!(published.text().await.unwrap().contains("on sale"));
     screenshot(&client, "organizer").await;
 
@@ -396,7 +536,12 @@ async fn the_door_admits_a_ticket_once() {
     let (buyer_email, buyer_password) = api.account("customer").await;
     let buyer = api.login(&buyer_email, &buyer_password).await;
     let seats = api
-        .call(reqwest::Method::GET, format!("{}/v1/events/{event}/seats", var("CATALOG_SERVICE_URL")), None, None)
+        .call(
+            reqwest::Method::GET,
+            format!("{}/v1/events/{event}/seats", var("CATALOG_SERVICE_URL")),
+            None,
+            None,
+        )
         .await;
     let seat = seats["items"][0]["seatId"].clone();
     let order = api
@@ -410,15 +555,35 @@ async fn the_door_admits_a_ticket_once() {
     client.goto(&storefront("/door")).await.unwrap();
     fill(&client, "#ticket", ticket["code"].as_str().unwrap()).await;
     click_through(&client, "#door button").await;
-    assert_eq!(css(&client, "#verdict").await.attr("data-outcome").await.unwrap().as_deref(), Some("valid"));
+    assert_eq!(
+        css(&client, "#verdict")
+            .await
+            .attr("data-outcome")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("valid")
+    );
     assert!(text(&client, "#verdict .headline").await.contains("VALID"));
     screenshot(&client, "door-valid").await;
 
     // The same ticket scanned (its QR payload) is refused.
     fill(&client, "#ticket", ticket["qrPayload"].as_str().unwrap()).await;
     click_through(&client, "#door button").await;
-    assert_eq!(css(&client, "#verdict").await.attr("data-outcome").await.unwrap().as_deref(), Some("used"));
-    assert!(text(&client, "#verdict .headline").await.contains("ALREADY USED"));
+    assert_eq!(
+        css(&client, "#verdict")
+            .await
+            .attr("data-outcome")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("used")
+    );
+    assert!(
+        text(&client, "#verdict .headline")
+            .await
+            .contains("ALREADY USED")
+    );
     screenshot(&client, "door-used").await;
     client.close().await.unwrap();
 }
@@ -431,7 +596,11 @@ async fn a_form_without_its_csrf_token_is_refused() {
     fill(&client, "#email", "someone@browser.test").await;
     fill(&client, "#password", "whatever-password").await;
     // What a forged form looks like: the same fields, no token.
-    js(&client, "document.querySelector('#login input[name=csrf]').remove(); return true").await;
+    js(
+        &client,
+        "document.querySelector('#login input[name=csrf]').remove(); return true",
+    )
+    .await;
     click_through(&client, "#login button[type=submit]").await;
     assert_eq!(text(&client, "#error h1").await, "This form has expired");
     screenshot(&client, "csrf-refused").await;

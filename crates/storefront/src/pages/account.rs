@@ -68,7 +68,10 @@ pub async fn login(
     }
 }
 
-pub async fn register_form(visit: Visit, query: Result<Query<NextQuery>, QueryRejection>) -> Response {
+pub async fn register_form(
+    visit: Visit,
+    query: Result<Query<NextQuery>, QueryRejection>,
+) -> Response {
     let next = query.map(|Query(q)| q.next).unwrap_or_default();
     render::page(
         "register.html",

@@ -1,8 +1,8 @@
 //! Browse: the events on sale, searched by city, type, title and dates (the catalog's filters),
 //! each with its venue, date, price range and the seats left (from seating's compact map).
 
-use axum::extract::{Query, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use futures::future::join_all;
 use minijinja::context;
 use serde::Serialize;
@@ -102,7 +102,10 @@ async fn card(state: &AppState, event: Value) -> Card {
         return card;
     };
     card.available = Some(status.available);
-    if let Ok(layout) = state.layouts.get(&state.fleet, id, status.layout_version).await
+    if let Ok(layout) = state
+        .layouts
+        .get(&state.fleet, id, status.layout_version)
+        .await
         && let Some((from, to)) = layout.price_range()
     {
         card.price_from = Some(from.to_string());

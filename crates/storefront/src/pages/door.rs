@@ -65,11 +65,18 @@ pub async fn check(
             let void = ticket.as_ref().is_some_and(|t| t["status"] == "VOID");
             Verdict {
                 outcome: if void { "void" } else { "used" },
-                headline: if void { "VOID — DO NOT ADMIT".into() } else { "ALREADY USED".into() },
+                headline: if void {
+                    "VOID — DO NOT ADMIT".into()
+                } else {
+                    "ALREADY USED".into()
+                },
                 detail: if void {
                     "This ticket was refunded or cancelled.".into()
                 } else {
-                    format!("{} was already checked in.", ticket.as_ref().map_or_else(String::new, seat_of))
+                    format!(
+                        "{} was already checked in.",
+                        ticket.as_ref().map_or_else(String::new, seat_of)
+                    )
                 },
                 ticket,
             }
@@ -88,12 +95,20 @@ pub async fn check(
         },
         Err(e) => return Err(e.into()),
     };
-    let status = if verdict.outcome == "valid" { StatusCode::OK } else { StatusCode::CONFLICT };
+    let status = if verdict.outcome == "valid" {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
     Ok(answer(&visit, &verdict, status))
 }
 
 fn answer(visit: &Visit, verdict: &Verdict, status: StatusCode) -> Response {
-    (status, render::page("door.html", Some(visit), context! { verdict => verdict })).into_response()
+    (
+        status,
+        render::page("door.html", Some(visit), context! { verdict => verdict }),
+    )
+        .into_response()
 }
 
 fn seat_of(ticket: &Value) -> String {
@@ -112,7 +127,9 @@ fn ticket_code(input: &str) -> Option<String> {
     let input = input.trim();
     let code = match input.split('.').collect::<Vec<_>>().as_slice() {
         [_, claims, _] => {
-            let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).ok()?;
+            let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .ok()?;
             let claims: Value = serde_json::from_slice(&claims).ok()?;
             claims["sub"].as_str()?.to_owned()
         }
@@ -120,7 +137,9 @@ fn ticket_code(input: &str) -> Option<String> {
     };
     let plausible = !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     plausible.then_some(code)
 }
 
@@ -131,8 +150,12 @@ mod tests {
     #[test]
     fn a_code_is_read_from_the_input_or_from_the_payload() {
         assert_eq!(ticket_code("  TK-7Q2M  ").as_deref(), Some("TK-7Q2M"));
-        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"TK-7Q2M"}"#);
-        assert_eq!(ticket_code(&format!("eyJhbGciOiJFZERTQSJ9.{claims}.c2ln")).as_deref(), Some("TK-7Q2M"));
+        let claims =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"TK-7Q2M"}"#);
+        assert_eq!(
+            ticket_code(&format!("eyJhbGciOiJFZERTQSJ9.{claims}.c2ln")).as_deref(),
+            Some("TK-7Q2M")
+        );
         assert_eq!(ticket_code("a.b.c"), None);
         assert_eq!(ticket_code("<script>"), None);
         assert_eq!(ticket_code(""), None);

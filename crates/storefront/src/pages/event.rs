@@ -50,7 +50,10 @@ async fn render_event(
     let mut map = None;
     let mut layout_version = 0;
     if let Some(status) = &seats {
-        let layout = state.layouts.get(&state.fleet, id, status.layout_version).await?;
+        let layout = state
+            .layouts
+            .get(&state.fleet, id, status.layout_version)
+            .await?;
         layout_version = layout.version;
         map = Some(layout.view(&status.statuses));
     }
@@ -113,7 +116,11 @@ pub async fn order(
             return render_event(&state, &visit, id, refuse(why)).await;
         }
     };
-    match state.fleet.create_order(&token, &form.key, id, &seats).await {
+    match state
+        .fleet
+        .create_order(&token, &form.key, id, &seats)
+        .await
+    {
         Ok(order) => {
             let order_id = order["id"].as_str().unwrap_or_default();
             Ok(Redirect::to(&format!("/orders/{order_id}")).into_response())
@@ -141,7 +148,11 @@ fn refusal(error: &ApiError, layout: &SeatLayout) -> String {
         .collect();
     format!(
         "Someone else just took {}. Please choose other seats.",
-        if names.is_empty() { "some of these seats".to_owned() } else { names.join(", ") }
+        if names.is_empty() {
+            "some of these seats".to_owned()
+        } else {
+            names.join(", ")
+        }
     )
 }
 
@@ -160,7 +171,11 @@ pub async fn stream(
     let upstream = state.fleet.seat_stream(id, last).await?;
     let status = upstream.status();
     let mut response = Response::builder().status(status.as_u16());
-    for name in [header::CONTENT_TYPE, header::RETRY_AFTER, header::CACHE_CONTROL] {
+    for name in [
+        header::CONTENT_TYPE,
+        header::RETRY_AFTER,
+        header::CACHE_CONTROL,
+    ] {
         if let Some(value) = upstream.headers().get(name.as_str()) {
             response = response.header(name, value.as_bytes());
         }

@@ -19,10 +19,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
+use crate::assets;
 use crate::error::PageError;
 use crate::session;
 use crate::state::AppState;
-use crate::assets;
 
 /// Scripts and styles from this origin only; no inline script, no frame, no form elsewhere.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tickets", get(orders::list))
         .route("/tickets/{code}/qr.svg", get(orders::qr))
         .route("/login", get(account::login_form).post(account::login))
-        .route("/register", get(account::register_form).post(account::register))
+        .route(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
         .route("/logout", post(account::logout))
         .route("/organizer", get(organizer::home))
         .route(

@@ -24,10 +24,19 @@ use crate::state::AppState;
 /// The simulated gateway's test cards (payment-service), as the checkout offers them.
 pub const TEST_CARDS: [(&str, &str); 5] = [
     ("tok_visa", "Visa •••• 4242 (test card: succeeds)"),
-    ("tok_mastercard", "Mastercard •••• 4444 (test card: succeeds)"),
+    (
+        "tok_mastercard",
+        "Mastercard •••• 4444 (test card: succeeds)",
+    ),
     ("tok_chargeDeclined", "Visa •••• 0002 (test card: declined)"),
-    ("tok_insufficientFunds", "Visa •••• 9995 (test card: insufficient funds)"),
-    ("tok_gatewayError", "Visa •••• 0119 (test card: the bank does not answer)"),
+    (
+        "tok_insufficientFunds",
+        "Visa •••• 9995 (test card: insufficient funds)",
+    ),
+    (
+        "tok_gatewayError",
+        "Visa •••• 0119 (test card: the bank does not answer)",
+    ),
 ];
 
 pub async fn show(
@@ -86,7 +95,9 @@ pub async fn pay(
     let id = parse_id(&id)?;
     let token = visit.token(&format!("/orders/{id}"))?;
     if !TEST_CARDS.iter().any(|(card, _)| *card == form.card) {
-        return Err(PageError::BadForm("Choose one of the cards offered.".into()));
+        return Err(PageError::BadForm(
+            "Choose one of the cards offered.".into(),
+        ));
     }
     match state.fleet.pay(&token, &form.key, id, &form.card).await {
         Ok(_) => Ok(Redirect::to(&format!("/orders/{id}")).into_response()),

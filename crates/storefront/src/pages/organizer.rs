@@ -28,7 +28,9 @@ pub async fn home(State(state): State<AppState>, visit: Visit) -> Result<Respons
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|e| account.role == "admin" || e["organizerId"].as_str() == Some(&account.id.to_string()))
+        .filter(|e| {
+            account.role == "admin" || e["organizerId"].as_str() == Some(&account.id.to_string())
+        })
         .cloned()
         .collect();
     Ok(render::page("organizer.html", Some(&visit), context! { events => mine }).into_response())
@@ -48,8 +50,12 @@ pub struct VenueForm {
 
 pub async fn venue_form(visit: Visit) -> Result<Response, PageError> {
     visit.organizer("/organizer/venues/new")?;
-    Ok(render::page("venue_new.html", Some(&visit), context! { form => VenueForm::default() })
-        .into_response())
+    Ok(render::page(
+        "venue_new.html",
+        Some(&visit),
+        context! { form => VenueForm::default() },
+    )
+    .into_response())
 }
 
 pub async fn create_venue(
@@ -59,8 +65,17 @@ pub async fn create_venue(
 ) -> Result<Response, PageError> {
     let (_, token) = visit.organizer("/organizer/venues/new")?;
     let Ok(capacity) = form.capacity.trim().parse::<u32>() else {
-        let errors = [FieldError { field: "capacity".into(), message: "a whole number of seats".into() }];
-        return Ok(refused(&visit, "venue_new.html", &form, "Please check the capacity.", &errors));
+        let errors = [FieldError {
+            field: "capacity".into(),
+            message: "a whole number of seats".into(),
+        }];
+        return Ok(refused(
+            &visit,
+            "venue_new.html",
+            &form,
+            "Please check the capacity.",
+            &errors,
+        ));
     };
     let venue = json!({
         "name": form.name.trim(), "city": form.city.trim(),
@@ -71,9 +86,13 @@ pub async fn create_venue(
             let id = venue["id"].as_str().unwrap_or_default();
             Ok(Redirect::to(&format!("/organizer/events/new?venue={id}")).into_response())
         }
-        Err(e) if e.status().is_client_error() => {
-            Ok(refused(&visit, "venue_new.html", &form, &e.message(), e.field_errors()))
-        }
+        Err(e) if e.status().is_client_error() => Ok(refused(
+            &visit,
+            "venue_new.html",
+            &form,
+            &e.message(),
+            e.field_errors(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -152,8 +171,19 @@ pub async fn create_event(
     let layout = match parse_layout(&form.layout) {
         Ok(layout) => layout,
         Err(why) => {
-            let errors = [FieldError { field: "layout".into(), message: why }];
-            return event_page(&state, &visit, &form, Some("Please check the seat layout."), &errors, unprocessable).await;
+            let errors = [FieldError {
+                field: "layout".into(),
+                message: why,
+            }];
+            return event_page(
+                &state,
+                &visit,
+                &form,
+                Some("Please check the seat layout."),
+                &errors,
+                unprocessable,
+            )
+            .await;
         }
     };
     let event = json!({
@@ -165,7 +195,15 @@ pub async fn create_event(
     let created = match state.fleet.create_event(&token, &event).await {
         Ok(created) => created,
         Err(e) if e.status().is_client_error() => {
-            return event_page(&state, &visit, &form, Some(&e.message()), e.field_errors(), e.status()).await;
+            return event_page(
+                &state,
+                &visit,
+                &form,
+                Some(&e.message()),
+                e.field_errors(),
+                e.status(),
+            )
+            .await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -173,7 +211,18 @@ pub async fn create_event(
     if let Err(e) = state.fleet.put_layout(&token, id, &layout).await {
         // The draft exists without seats; the organizer's page shows it, and says so.
         tracing::info!(error = %e, event_id = %id, "the new event's seats were refused");
-        return event_page(&state, &visit, &form, Some(&format!("The event was created as a draft, but its seats were refused: {}", e.message())), e.field_errors(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return event_page(
+            &state,
+            &visit,
+            &form,
+            Some(&format!(
+                "The event was created as a draft, but its seats were refused: {}",
+                e.message()
+            )),
+            e.field_errors(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     Ok(Redirect::to("/organizer").into_response())
 }
@@ -181,13 +230,21 @@ pub async fn create_event(
 /// `Stalls, 10, 20, 45.00` per line → the catalog's `layout` (rows named A, B, … by it).
 fn parse_layout(raw: &str) -> Result<Value, String> {
     let mut sections = Vec::new();
-    for (n, line) in raw.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in raw
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let parts: Vec<&str> = line.split(',').map(str::trim).collect();
         let line_no = n + 1;
         let (name, rows, per_row, price) = match parts.as_slice() {
             [name, rows, per_row] => (name, rows, per_row, None),
             [name, rows, per_row, price] => (name, rows, per_row, Some(*price)),
-            _ => return Err(format!("line {line_no}: write `section, rows, seats per row, price`")),
+            _ => {
+                return Err(format!(
+                    "line {line_no}: write `section, rows, seats per row, price`"
+                ));
+            }
         };
         let count = |raw: &str, what: &str| {
             raw.parse::<u32>()
@@ -256,15 +313,27 @@ pub async fn cancel(
     let id = parse_id(&id)?;
     let reason = form.reason.trim();
     if reason.is_empty() {
-        return Err(PageError::BadForm("Say why the event is cancelled: every buyer reads it.".into()));
+        return Err(PageError::BadForm(
+            "Say why the event is cancelled: every buyer reads it.".into(),
+        ));
     }
     state.fleet.cancel_event(&token, id, reason).await?;
     Ok(Redirect::to("/organizer").into_response())
 }
 
 /// A refused form, shown again with what was typed and why.
-fn refused<T: Serialize>(visit: &Visit, template: &str, form: &T, problem: &str, errors: &[FieldError]) -> Response {
-    let html = render::page(template, Some(visit), context! { form => form, problem => problem, errors => errors });
+fn refused<T: Serialize>(
+    visit: &Visit,
+    template: &str,
+    form: &T,
+    problem: &str,
+    errors: &[FieldError],
+) -> Response {
+    let html = render::page(
+        template,
+        Some(visit),
+        context! { form => form, problem => problem, errors => errors },
+    );
     html.with_status(StatusCode::UNPROCESSABLE_ENTITY)
 }
 
@@ -282,7 +351,11 @@ mod tests {
                 { "section": "Balcony", "rows": 4, "seatsPerRow": 15 },
             ])
         );
-        assert!(parse_layout("Stalls, ten, 20").unwrap_err().contains("line 1"));
+        assert!(
+            parse_layout("Stalls, ten, 20")
+                .unwrap_err()
+                .contains("line 1")
+        );
         assert!(parse_layout("").is_err());
         assert!(parse_layout("Stalls, 0, 20").is_err());
     }
