@@ -129,20 +129,8 @@ enum Scenario {
         seats: usize,
     },
     /// C buyers holding 2 random seats of an existing event and releasing them, for T seconds:
-    /// an on-sale's load beside something else a script measures. Client secrets:
-    /// `FLEET_CLIENT_SECRET_ORDER_SERVICE` and `..._CATALOG_SERVICE` (default `dev-secret-*`).
-    Holds {
-        #[arg(long, default_value = "http://localhost:4000")]
-        seating_url: String,
-        #[arg(long, default_value = "http://localhost:8080")]
-        user_url: String,
-        #[arg(long)]
-        event: uuid::Uuid,
-        #[arg(long, short, default_value_t = 32)]
-        concurrency: usize,
-        #[arg(long, short, default_value_t = 10)]
-        duration: u64,
-    },
+    /// an on-sale's load beside something else a script measures.
+    Holds(seating::HoldsOptions),
     /// GET each URL with C clients for T seconds (e.g. a search beside /health).
     Get {
         urls: Vec<String>,
@@ -294,22 +282,7 @@ async fn main() -> anyhow::Result<()> {
             let (urls, admin) = fleet.split()?;
             purchase::published_event(urls, &admin, seats).await
         }
-        Scenario::Holds {
-            seating_url,
-            user_url,
-            event,
-            concurrency,
-            duration,
-        } => {
-            seating::holds_on(
-                &seating_url,
-                &user_url,
-                event,
-                concurrency,
-                Duration::from_secs(duration),
-            )
-            .await
-        }
+        Scenario::Holds(options) => seating::holds_on(options).await,
         Scenario::Get {
             urls,
             concurrency,

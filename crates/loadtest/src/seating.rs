@@ -135,17 +135,35 @@ fn conflict_rate(stats: &Stats) -> f64 {
     conflicts / stats.requests().max(1) as f64
 }
 
-/// `loadtest holds`: `buyers` buyers holding 2 random seats of an existing event and releasing
-/// them at once, for `duration` (the on-sale load beside what a script measures, e.g. the
-/// storefront's event page in scripts/bench-storefront.sh). Prints the run and `holds/s N`.
-pub async fn holds_on(
-    seating_url: &str,
-    user_url: &str,
+/// `loadtest holds`: buyers holding 2 random seats of an existing event and releasing them at
+/// once (the on-sale load beside what a script measures, e.g. the storefront's event page in
+/// scripts/bench-storefront.sh). Prints the run and `holds/s N`. Client secrets:
+/// `FLEET_CLIENT_SECRET_ORDER_SERVICE` and `..._CATALOG_SERVICE` (default `dev-secret-*`).
+#[derive(clap::Args)]
+pub struct HoldsOptions {
+    #[arg(long, default_value = "http://localhost:4000")]
+    seating_url: String,
+    #[arg(long, default_value = "http://localhost:8080")]
+    user_url: String,
+    #[arg(long)]
     event: Uuid,
-    buyers: usize,
-    duration: Duration,
-) -> anyhow::Result<()> {
-    let seating = service_token(seating_url, user_url, buyers).await?;
+    /// Buyers.
+    #[arg(long, short, default_value_t = 32)]
+    concurrency: usize,
+    #[arg(long, short, default_value_t = 10)]
+    duration: u64,
+}
+
+pub async fn holds_on(options: HoldsOptions) -> anyhow::Result<()> {
+    let HoldsOptions {
+        seating_url,
+        user_url,
+        event,
+        concurrency: buyers,
+        duration,
+    } = options;
+    let duration = Duration::from_secs(duration);
+    let seating = service_token(&seating_url, &user_url, buyers).await?;
     let map: Value = seating
         .http
         .get(format!("{}/v1/events/{event}/seatmap", seating.base))
