@@ -389,6 +389,13 @@ fleet_start_storefront() {
     log "storefront ready on $url (pid $pid)"
 }
 
+# fleet_pid NAME — the pid of a running service (or "storefront"), for a benchmark that reads
+# its CPU time; fails when it is not running.
+fleet_pid() {
+    [[ -n "${_FLEET_PID[$1]:-}" ]] || { log "fleet_pid: $1 is not running"; return 1; }
+    printf '%s\n' "${_FLEET_PID[$1]}"
+}
+
 # fleet_binaries — the directory of the six binaries: FLEET_BIN_DIR when set, otherwise the
 # services built here in debug (cargo build --locked; its output on stderr).
 fleet_binaries() {

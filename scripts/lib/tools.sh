@@ -228,3 +228,21 @@ ensure_promtool() {
     fi
     log "$(promtool --version 2>&1 | head -n 1)"
 }
+
+# ensure_wrk — wrk (the HTTP benchmark tool of scripts/bench-storefront.sh) on PATH: the
+# machine's, or Debian's `wrk` package installed quietly as root.
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "wrk not found: install it (Debian: apt-get install wrk)"
+        return 1
+    fi
+    log "installing wrk (Debian package; once per machine)"
+    # Another apt-get may be running: wait for its lock. A stale package list: update, retry.
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends wrk >/dev/null 2>&1 ||
+        { apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+                --no-install-recommends wrk >/dev/null 2>&1; } || true
+    command -v wrk >/dev/null 2>&1 || { log "apt-get install wrk failed"; return 1; }
+}

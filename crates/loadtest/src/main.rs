@@ -120,6 +120,17 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         decline_every: usize,
     },
+    /// A published event of N seats (rows of 50) by a new organizer the admin makes; prints its
+    /// id alone (for a script: `event=$(loadtest event ...)`).
+    Event {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        #[arg(long, short = 'n', default_value_t = 2_000)]
+        seats: usize,
+    },
+    /// C buyers holding 2 random seats of an existing event and releasing them, for T seconds:
+    /// an on-sale's load beside something else a script measures.
+    Holds(seating::HoldsOptions),
     /// GET each URL with C clients for T seconds (e.g. a search beside /health).
     Get {
         urls: Vec<String>,
@@ -267,6 +278,11 @@ async fn main() -> anyhow::Result<()> {
             };
             purchase::onsale(urls, &admin, &options).await
         }
+        Scenario::Event { fleet, seats } => {
+            let (urls, admin) = fleet.split()?;
+            purchase::published_event(urls, &admin, seats).await
+        }
+        Scenario::Holds(options) => seating::holds_on(options).await,
         Scenario::Get {
             urls,
             concurrency,

@@ -25,7 +25,7 @@ pub async fn run(
             "{}/v1/auth/service-token",
             user_url.trim_end_matches('/')
         ))
-        .json(&json!({"clientId": "order-service", "clientSecret": "dev-secret-order-service"}))
+        .json(&json!({"clientId": "order-service", "clientSecret": crate::seating::client_secret("order-service")}))
         .send()
         .await?
         .error_for_status()?

@@ -466,6 +466,21 @@ pub struct OnSaleOptions {
     pub decline_every: usize,
 }
 
+/// `loadtest event`: a published event of `seats` seats (rows of 50) by a new organizer; prints
+/// its id alone, for a script to measure on.
+pub async fn published_event(urls: Urls, admin: &Admin, seats: usize) -> anyhow::Result<()> {
+    let client = Client::new(urls, 1)?;
+    let organizer = client.organizer(admin).await?;
+    let (event, ids) = client.event(&organizer, seats).await?;
+    ensure!(
+        ids.len() == seats,
+        "the event has {} seats, not {seats}",
+        ids.len()
+    );
+    println!("{event}");
+    Ok(())
+}
+
 /// N buyers at once for a few seats: each retries with another free seat until it has one or
 /// none is left.
 pub async fn onsale(urls: Urls, admin: &Admin, options: &OnSaleOptions) -> anyhow::Result<()> {

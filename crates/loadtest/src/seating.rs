@@ -70,7 +70,7 @@ pub async fn service_token(
                     "{}/v1/auth/service-token",
                     user_url.trim_end_matches('/')
                 ))
-                .json(&json!({"clientId": client, "clientSecret": format!("dev-secret-{client}")}))
+                .json(&json!({"clientId": client, "clientSecret": client_secret(client)}))
                 .send()
                 .await?
                 .error_for_status()?
@@ -87,6 +87,17 @@ pub async fn service_token(
         http,
         base: Arc::from(seating_url.trim_end_matches('/')),
     })
+}
+
+/// A service's client secret: `FLEET_CLIENT_SECRET_<SERVICE>` when set (scripts/lib/fleet.sh
+/// gives each run its own and exports them), otherwise the development default
+/// `dev-secret-<service>`.
+pub fn client_secret(client: &str) -> String {
+    let var = format!(
+        "FLEET_CLIENT_SECRET_{}",
+        client.to_uppercase().replace('-', "_")
+    );
+    std::env::var(var).unwrap_or_else(|_| format!("dev-secret-{client}"))
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -122,6 +133,58 @@ fn holds_per_second(stats: &Stats) -> f64 {
 fn conflict_rate(stats: &Stats) -> f64 {
     let conflicts = stats.outcomes.get("conflict").copied().unwrap_or(0) as f64;
     conflicts / stats.requests().max(1) as f64
+}
+
+/// `loadtest holds`: buyers holding 2 random seats of an existing event and releasing them at
+/// once (the on-sale load beside what a script measures, e.g. the storefront's event page in
+/// scripts/bench-storefront.sh). Prints the run and `holds/s N`. Client secrets:
+/// `FLEET_CLIENT_SECRET_ORDER_SERVICE` and `..._CATALOG_SERVICE` (default `dev-secret-*`).
+#[derive(clap::Args)]
+pub struct HoldsOptions {
+    #[arg(long, default_value = "http://localhost:4000")]
+    seating_url: String,
+    #[arg(long, default_value = "http://localhost:8080")]
+    user_url: String,
+    #[arg(long)]
+    event: Uuid,
+    /// Buyers.
+    #[arg(long, short, default_value_t = 32)]
+    concurrency: usize,
+    #[arg(long, short, default_value_t = 10)]
+    duration: u64,
+}
+
+pub async fn holds_on(options: HoldsOptions) -> anyhow::Result<()> {
+    let HoldsOptions {
+        seating_url,
+        user_url,
+        event,
+        concurrency: buyers,
+        duration,
+    } = options;
+    let duration = Duration::from_secs(duration);
+    let seating = service_token(&seating_url, &user_url, buyers).await?;
+    let map: Value = seating
+        .http
+        .get(format!("{}/v1/events/{event}/seatmap", seating.base))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let seats: Arc<[Uuid]> = map["sections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|section| section["rows"].as_array().into_iter().flatten())
+        .flat_map(|row| row["seats"].as_array().into_iter().flatten())
+        .filter_map(|seat| seat["seatId"].as_str()?.parse().ok())
+        .collect();
+    anyhow::ensure!(seats.len() >= 2, "event {event} has {} seats", seats.len());
+    let stats = hold_and_release(&seating, event, &seats, buyers, duration).await;
+    stats.print();
+    println!("holds/s {:.0}", holds_per_second(&stats));
+    Ok(())
 }
 
 /// A fresh event with `seats` seats, `sold_fraction` of them sold through the API; the ids of
