@@ -263,6 +263,48 @@ async fn choose(client: &Client, positions: &[usize]) {
     }
 }
 
+/// From seat `position`: the right arrow moves along the row, space takes the seat.
+async fn take_the_next_seat_by_keyboard(client: &Client, position: usize) {
+    js(
+        client,
+        &format!("document.getElementById('s{position}').focus(); return true"),
+    )
+    .await;
+    let right = char::from(fantoccini::key::Key::Right).to_string();
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&right)
+        .await
+        .unwrap();
+    let next = format!("s{}", position + 1);
+    assert_eq!(
+        js(client, "return document.activeElement.id").await,
+        json!(next)
+    );
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(" ")
+        .await
+        .unwrap();
+}
+
+/// On a phone the map scrolls sideways inside its box; the page does not.
+async fn fits_a_phone(client: &Client) {
+    client.set_window_size(390, 844).await.unwrap();
+    screenshot(client, "event-phone").await;
+    let fits = js(
+        client,
+        "return document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    assert_eq!(fits, json!(true), "the page is wider than a phone");
+    client.set_window_size(1280, 1100).await.unwrap();
+}
+
 #[tokio::test]
 #[ignore = "needs the fleet, the storefront and chromedriver: scripts/browser-test.sh"]
 async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_tickets() {
@@ -295,22 +337,15 @@ async fn a_buyer_registers_finds_the_event_is_declined_then_pays_and_sees_two_ti
         Duration::from_secs(5),
     )
     .await;
-    choose(&client, &[14, 15]).await;
+    // One seat by pointer, the next by keyboard.
+    choose(&client, &[14]).await;
+    take_the_next_seat_by_keyboard(&client, 14).await;
     assert_eq!(
         text(&client, "#summary").await,
         "2 seats: 90.00 + tax 4.50 = 94.50 EUR"
     );
     screenshot(&client, "event").await;
-    // On a phone: the map scrolls sideways inside its box, the page does not.
-    client.set_window_size(390, 844).await.unwrap();
-    screenshot(&client, "event-phone").await;
-    let page_width = js(
-        &client,
-        "return document.documentElement.scrollWidth <= window.innerWidth",
-    )
-    .await;
-    assert_eq!(page_width, json!(true), "the page is wider than a phone");
-    client.set_window_size(1280, 1100).await.unwrap();
+    fits_a_phone(&client).await;
     click_through(&client, "#buy").await;
 
     // Checkout: a declined card first.
@@ -542,7 +577,7 @@ async fn an_organizer_creates_and_publishes_an_event_through_the_pages() {
 
 #[tokio::test]
 #[ignore = "needs the fleet, the storefront and chromedriver: scripts/browser-test.sh"]
-async fn the_door_admits_a_ticket_once() {
+async fn the_door_admits_a_ticket_once_and_refuses_a_void_one() {
     let api = Api::new();
     let (email, password, organizer) = api.organizer().await;
     let (event, _) = api.event_on_sale(&organizer, 2, 5).await;
@@ -557,10 +592,13 @@ async fn the_door_admits_a_ticket_once() {
             None,
         )
         .await;
-    let seat = seats["items"][0]["seatId"].clone();
+    let two = [
+        seats["items"][0]["seatId"].clone(),
+        seats["items"][1]["seatId"].clone(),
+    ];
     let order = api
         .call(reqwest::Method::POST, format!("{}/v1/orders", var("ORDER_SERVICE_URL")), Some(&buyer),
-            Some(json!({ "eventId": event, "seatIds": [seat], "payment": { "method": "card", "token": "tok_visa" } })))
+            Some(json!({ "eventId": event, "seatIds": two, "payment": { "method": "card", "token": "tok_visa" } })))
         .await;
     let ticket = &order["tickets"][0];
 
@@ -599,6 +637,33 @@ async fn the_door_admits_a_ticket_once() {
             .contains("ALREADY USED")
     );
     screenshot(&client, "door-used").await;
+
+    // The order refunded (by an admin: one of its tickets is used), its other ticket is void.
+    let admin = api
+        .login(&var("FLEET_ADMIN_EMAIL"), &var("FLEET_ADMIN_PASSWORD"))
+        .await;
+    let order_id = order["id"].as_str().unwrap();
+    let url = format!("{}/v1/orders/{order_id}/cancel", var("ORDER_SERVICE_URL"));
+    api.call(reqwest::Method::POST, url, Some(&admin), None)
+        .await;
+    fill(
+        &client,
+        "#ticket",
+        order["tickets"][1]["code"].as_str().unwrap(),
+    )
+    .await;
+    click_through(&client, "#door button").await;
+    assert_eq!(
+        css(&client, "#verdict")
+            .await
+            .attr("data-outcome")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("void")
+    );
+    assert!(text(&client, "#verdict .headline").await.contains("VOID"));
+    screenshot(&client, "door-void").await;
     client.close().await.unwrap();
 }
 
