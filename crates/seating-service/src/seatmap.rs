@@ -451,7 +451,13 @@ impl SeatMaps {
             self.0.metrics.cache("hit");
             return Ok(entry.current());
         }
-        let _turn = entry.reload.lock().await;
+        // One request reads the database; the others answer the entry as it is meanwhile (at most
+        // that one read older) instead of queueing behind it: during an on-sale the database is
+        // busy with holds, and a queue of readers behind one read is what they would see.
+        let Ok(_turn) = entry.reload.try_lock() else {
+            self.0.metrics.cache("hit");
+            return Ok(entry.current());
+        };
         if self.is_fresh(entry) {
             self.0.metrics.cache("hit");
             return Ok(entry.current());
