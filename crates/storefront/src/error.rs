@@ -41,7 +41,8 @@ impl IntoResponse for PageError {
         let (status, title, message) = match &self {
             Self::LoginRequired { next } => {
                 let next = crate::pages::safe_next(next);
-                return Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response();
+                let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                return Redirect::to(&format!("/login?{query}")).into_response();
             }
             Self::Forbidden(why) => (StatusCode::FORBIDDEN, "Not for this account", why.clone()),
             Self::NotFound => (
@@ -86,17 +87,4 @@ impl IntoResponse for PageError {
         );
         page.with_status(status)
     }
-}
-
-/// Percent-encodes a query value.
-pub fn urlencode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

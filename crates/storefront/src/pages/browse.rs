@@ -58,14 +58,16 @@ pub async fn list(
     let cards = join_all(events.into_iter().map(|event| card(&state, event))).await;
     let current = filters.page.unwrap_or(1).max(1);
     let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+    // The same search, another page.
     let link = |page: u32| {
-        let mut query = serde_json::to_value(&filters).unwrap_or_default();
-        query["page"] = page.into();
-        let pairs = query.as_object().into_iter().flatten().map(|(k, v)| {
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-            format!("{k}={}", crate::error::urlencode(&v))
-        });
-        format!("/?{}", pairs.collect::<Vec<_>>().join("&"))
+        let filters = EventFilters {
+            page: Some(page),
+            ..filters.clone()
+        };
+        format!(
+            "/?{}",
+            serde_urlencoded::to_string(&filters).unwrap_or_default()
+        )
     };
     let prev = (current > 1).then(|| link(current - 1));
     let next = (u64::from(current) < pages).then(|| link(current + 1));
