@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use axum_extra::extract::cookie::Key;
 use base64::Engine;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use service_kit::config::{ConfigError, Env, service_url};
 use service_kit::telemetry::LogFormat;
 
@@ -24,7 +25,7 @@ pub struct Config {
     pub order_url: String,
     /// Encrypts and signs the session cookie (`STOREFRONT_COOKIE_KEY`: at least 64 bytes,
     /// base64). Every replica needs the same key.
-    pub cookie_key: SecretString,
+    pub cookie_key: Key,
     /// Marks the session cookie `Secure` (`COOKIE_SECURE`; on by default in production, where the
     /// storefront sits behind TLS).
     pub secure_cookies: bool,
@@ -39,13 +40,12 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &mut Env) -> Result<Self, ConfigError> {
         let production = env.app_env() == service_kit::config::AppEnv::Production;
-        let cookie_key = env.secret("STOREFRONT_COOKIE_KEY", DEVELOPMENT_COOKIE_KEY)?;
-        if decode_key(cookie_key.expose_secret()).is_none() {
-            return Err(ConfigError::Invalid {
+        let secret = env.secret("STOREFRONT_COOKIE_KEY", DEVELOPMENT_COOKIE_KEY)?;
+        let cookie_key =
+            decode_key(secret.expose_secret()).ok_or_else(|| ConfigError::Invalid {
                 var: "STOREFRONT_COOKIE_KEY".into(),
                 reason: "64 bytes or more, base64 (openssl rand -base64 64)".into(),
-            });
-        }
+            })?;
         Ok(Self {
             port: env.parse_or("PORT", DEFAULT_PORT)?,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
@@ -63,24 +63,16 @@ impl Config {
             )?,
         })
     }
-
-    /// The key of the session cookie's encryption.
-    pub fn cookie_key(&self) -> anyhow::Result<axum_extra::extract::cookie::Key> {
-        let bytes = decode_key(self.cookie_key.expose_secret())
-            .ok_or_else(|| anyhow::anyhow!("STOREFRONT_COOKIE_KEY is not 64 bytes of base64"))?;
-        Ok(axum_extra::extract::cookie::Key::try_from(
-            bytes.as_slice(),
-        )?)
-    }
 }
 
-fn decode_key(raw: &str) -> Option<Vec<u8>> {
+/// The cookie key from its base64 form; `None` unless it is 64 bytes or more.
+fn decode_key(raw: &str) -> Option<Key> {
     let raw = raw.trim();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(raw)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(raw))
         .ok()?;
-    (bytes.len() >= 64).then_some(bytes)
+    Key::try_from(bytes.as_slice()).ok()
 }
 
 #[cfg(test)]

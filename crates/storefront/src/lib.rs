@@ -33,15 +33,15 @@ pub use state::AppState;
 pub const NAME: &str = "storefront";
 
 /// The whole app: pages, assets, the seat map relay, probes, `/metrics` and the kit's layers.
-pub fn app(config: &Config) -> anyhow::Result<Router> {
+pub fn app(config: &Config) -> Router {
     let state = AppState {
         fleet: client::Fleet::new(config),
         layouts: seatmap::Layouts::default(),
-        cookie_key: config.cookie_key()?,
+        cookie_key: config.cookie_key.clone(),
         secure_cookies: config.secure_cookies,
     };
     let routes = pages::router(state);
-    Ok(server::build_with_fallback(
+    server::build_with_fallback(
         routes,
         Standard {
             service: NAME,
@@ -55,7 +55,7 @@ pub fn app(config: &Config) -> anyhow::Result<Router> {
             trusted_proxies: config.trusted_proxies.clone(),
         },
         pages::not_found,
-    ))
+    )
 }
 
 /// `main`: configuration, logs, serve until SIGTERM.
@@ -68,7 +68,7 @@ pub async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding port {}", config.port))?;
     tracing::info!(address = %listener.local_addr()?, "storefront listening");
-    server::serve(listener, app(&config)?, server::shutdown_signal())
+    server::serve(listener, app(&config), server::shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("storefront stopped");

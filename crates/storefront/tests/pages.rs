@@ -19,7 +19,7 @@ async fn storefront(users: &str) -> String {
         ("ORDER_SERVICE_URL", NOWHERE),
     ]);
     let config = storefront::Config::from_env(&mut env).unwrap();
-    test_support::serve(storefront::app(&config).unwrap()).await
+    test_support::serve(storefront::app(&config)).await
 }
 
 fn browser() -> reqwest::Client {
