@@ -48,8 +48,3 @@ pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
     }
     (cache, [(header::CONTENT_TYPE, *kind)], *body).into_response()
 }
-
-/// The size of what a page loads besides its HTML (for docs/performance.md).
-pub fn total_bytes() -> usize {
-    FILES.iter().map(|(_, _, body)| body.len()).sum()
-}

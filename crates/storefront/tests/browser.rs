@@ -263,6 +263,19 @@ async fn choose(client: &Client, positions: &[usize]) {
     }
 }
 
+/// The door page's answer to `input` (a code or a QR payload): its outcome and its headline.
+async fn scan(client: &Client, input: &str) -> (String, String) {
+    fill(client, "#ticket", input).await;
+    click_through(client, "#door button").await;
+    let verdict = css(client, "#verdict").await;
+    let outcome = verdict
+        .attr("data-outcome")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    (outcome, text(client, "#verdict .headline").await)
+}
+
 /// From seat `position`: the right arrow moves along the row, space takes the seat.
 async fn take_the_next_seat_by_keyboard(client: &Client, position: usize) {
     js(
@@ -605,37 +618,15 @@ async fn the_door_admits_a_ticket_once_and_refuses_a_void_one() {
     let client = browser().await;
     log_in(&client, &email, &password).await;
     client.goto(&storefront("/door")).await.unwrap();
-    fill(&client, "#ticket", ticket["code"].as_str().unwrap()).await;
-    click_through(&client, "#door button").await;
-    assert_eq!(
-        css(&client, "#verdict")
-            .await
-            .attr("data-outcome")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("valid")
-    );
-    assert!(text(&client, "#verdict .headline").await.contains("VALID"));
+    let (outcome, headline) = scan(&client, ticket["code"].as_str().unwrap()).await;
+    assert_eq!(outcome, "valid");
+    assert!(headline.contains("VALID"));
     screenshot(&client, "door-valid").await;
 
     // The same ticket scanned (its QR payload) is refused.
-    fill(&client, "#ticket", ticket["qrPayload"].as_str().unwrap()).await;
-    click_through(&client, "#door button").await;
-    assert_eq!(
-        css(&client, "#verdict")
-            .await
-            .attr("data-outcome")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("used")
-    );
-    assert!(
-        text(&client, "#verdict .headline")
-            .await
-            .contains("ALREADY USED")
-    );
+    let (outcome, headline) = scan(&client, ticket["qrPayload"].as_str().unwrap()).await;
+    assert_eq!(outcome, "used");
+    assert!(headline.contains("ALREADY USED"));
     screenshot(&client, "door-used").await;
 
     // The order refunded (by an admin: one of its tickets is used), its other ticket is void.
@@ -646,23 +637,9 @@ async fn the_door_admits_a_ticket_once_and_refuses_a_void_one() {
     let url = format!("{}/v1/orders/{order_id}/cancel", var("ORDER_SERVICE_URL"));
     api.call(reqwest::Method::POST, url, Some(&admin), None)
         .await;
-    fill(
-        &client,
-        "#ticket",
-        order["tickets"][1]["code"].as_str().unwrap(),
-    )
-    .await;
-    click_through(&client, "#door button").await;
-    assert_eq!(
-        css(&client, "#verdict")
-            .await
-            .attr("data-outcome")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("void")
-    );
-    assert!(text(&client, "#verdict .headline").await.contains("VOID"));
+    let (outcome, headline) = scan(&client, order["tickets"][1]["code"].as_str().unwrap()).await;
+    assert_eq!(outcome, "void");
+    assert!(headline.contains("VOID"));
     screenshot(&client, "door-void").await;
     client.close().await.unwrap();
 }
