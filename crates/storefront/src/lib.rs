@@ -5,13 +5,17 @@
 //! keeps that token in an encrypted cookie ([`session`]: no database), and ships its CSS and
 //! scripts from the binary ([`assets`]). The pages live in [`pages`], one module per part of
 //! the shop; [`seatmap`] draws seating's compact map, which the page's script keeps live
-//! through the seat map's stream, relayed from seating.
+//! through the seat map's stream, relayed from seating. What every visitor's event page
+//! shares (the event, the statuses, the drawn seat rows) is kept for a moment ([`recent`])
+//! and compressed once ([`gzip`]): an on-sale's crowd costs little more than the data.
 
 pub mod assets;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod gzip;
 pub mod pages;
+pub mod recent;
 pub mod render;
 pub mod seatmap;
 pub mod session;
@@ -36,7 +40,8 @@ pub const NAME: &str = "storefront";
 pub fn app(config: &Config) -> Router {
     let state = AppState {
         fleet: client::Fleet::new(config),
-        layouts: seatmap::Layouts::default(),
+        seat_maps: seatmap::SeatMaps::new(config.seat_map_refresh),
+        events: Arc::new(recent::Recent::new(4096, config.seat_map_refresh)),
         cookie_key: config.cookie_key.clone(),
         secure_cookies: config.secure_cookies,
     };

@@ -4,8 +4,12 @@
 //! The page names seats by **position** (their index in layout order), which keeps a
 //! 2 000-seat page small; the storefront turns positions back into seat ids from the same
 //! layout version when the buyer orders.
+//!
+//! [`SeatMaps`] keeps what every visitor's event page shares: the statuses for a moment, and
+//! the seat rows drawn and compressed once per version.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -13,6 +17,10 @@ use service_kit::money::Money;
 use uuid::Uuid;
 
 use crate::client::{ApiError, Fleet};
+use crate::error::PageError;
+use crate::gzip;
+use crate::recent::Recent;
+use crate::render;
 
 /// `GET /v1/events/{id}/seatmap/status`.
 #[derive(Debug, Clone, Deserialize)]
@@ -242,7 +250,7 @@ fn seat_markup(out: &mut String, position: usize, number: i32, price: usize, fre
 
 /// Layouts by (event, layout version): a version never changes, so an entry is never stale.
 #[derive(Clone)]
-pub struct Layouts {
+struct Layouts {
     cache: Arc<quick_cache::sync::Cache<(Uuid, i64), Arc<SeatLayout>>>,
 }
 
@@ -256,7 +264,7 @@ impl Default for Layouts {
 }
 
 impl Layouts {
-    pub async fn get(
+    async fn get(
         &self,
         fleet: &Fleet,
         event: Uuid,
@@ -277,6 +285,85 @@ impl Layouts {
         // under the version it really is.
         self.cache.insert((event, layout.version), layout.clone());
         Ok(layout)
+    }
+}
+
+/// The seat rows of one status version, as every visitor's event page carries them.
+pub struct DrawnMap {
+    pub layout: Arc<SeatLayout>,
+    /// The prices as shown, and in minor units for the page's script.
+    pub prices: Vec<String>,
+    pub prices_minor: Vec<i64>,
+    /// The sections and their seats as markup (`seatmap.html`), compressed once.
+    pub rows: Arc<gzip::Shared>,
+}
+
+/// Seating's maps as the pages use them, shared by every visitor: layouts for ever, statuses
+/// for `fresh_for` (`SEATMAP_REFRESH_MS`), and the drawn rows per status version.
+#[derive(Clone)]
+pub struct SeatMaps {
+    layouts: Layouts,
+    statuses: Arc<Recent<SeatStatus>>,
+    drawn: Arc<quick_cache::sync::Cache<(Uuid, i64, i64), Arc<DrawnMap>>>,
+}
+
+impl SeatMaps {
+    pub fn new(fresh_for: Duration) -> Self {
+        Self {
+            layouts: Layouts::default(),
+            statuses: Arc::new(Recent::new(4096, fresh_for)),
+            // The current version of the events being looked at, and the one before.
+            drawn: Arc::new(quick_cache::sync::Cache::new(64)),
+        }
+    }
+
+    /// The event's statuses, at most `fresh_for` old (the page's script catches up from the
+    /// stream).
+    pub async fn status(&self, fleet: &Fleet, event: Uuid) -> Result<Arc<SeatStatus>, ApiError> {
+        self.statuses.get(event, || fleet.seat_status(event)).await
+    }
+
+    /// The event's seats just changed through this storefront (the visitor's order): its next
+    /// page shows the change instead of the statuses kept from before.
+    pub fn changed(&self, event: Uuid) {
+        self.statuses.forget(event);
+    }
+
+    pub async fn layout(
+        &self,
+        fleet: &Fleet,
+        event: Uuid,
+        version: i64,
+    ) -> Result<Arc<SeatLayout>, ApiError> {
+        self.layouts.get(fleet, event, version).await
+    }
+
+    /// The rows for `status`, drawn by the first request that needs this version while the
+    /// others wait for it.
+    pub async fn drawn(
+        &self,
+        fleet: &Fleet,
+        event: Uuid,
+        status: &SeatStatus,
+    ) -> Result<Arc<DrawnMap>, PageError> {
+        let key = (event, status.version, status.layout_version);
+        self.drawn
+            .get_or_insert_async(&key, async {
+                let layout = self.layout(fleet, event, status.layout_version).await?;
+                let view = layout.view(&status.statuses);
+                let rows = render::fragment(
+                    "seatmap.html",
+                    minijinja::context! { sections => &view.sections, currency => &layout.currency },
+                )
+                .ok_or_else(|| PageError::Internal("the seat rows did not render".into()))?;
+                Ok(Arc::new(DrawnMap {
+                    layout,
+                    prices: view.prices,
+                    prices_minor: view.prices_minor,
+                    rows: Arc::new(gzip::Shared::new(rows)),
+                }))
+            })
+            .await
     }
 }
 

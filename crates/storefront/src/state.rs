@@ -1,17 +1,40 @@
 //! What every page reaches.
 
-use axum::extract::FromRef;
-use axum_extra::extract::cookie::Key;
+use std::sync::Arc;
 
-use crate::client::Fleet;
-use crate::seatmap::Layouts;
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum_extra::extract::cookie::Key;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::client::{ApiError, Fleet};
+use crate::recent::Recent;
+use crate::seatmap::SeatMaps;
+use crate::session::Visit;
 
 #[derive(Clone)]
 pub struct AppState {
     pub fleet: Fleet,
-    pub layouts: Layouts,
+    pub seat_maps: SeatMaps,
+    /// Catalog's public answers for events, kept for a moment like the seat statuses.
+    pub events: Arc<Recent<Value>>,
     pub cookie_key: Key,
     pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// An event as catalog shows it: its public answer (the same for everyone, so kept for a
+    /// moment), or for a draft, which only its organizer can see, the answer to their token.
+    pub async fn event(&self, id: Uuid, visit: &Visit) -> Result<Arc<Value>, ApiError> {
+        match self.events.get(id, || self.fleet.event(id, None)).await {
+            Err(e) if e.status() == StatusCode::NOT_FOUND => match visit.signed_in_token() {
+                Some(token) => Ok(Arc::new(self.fleet.event(id, Some(&token)).await?)),
+                None => Err(e),
+            },
+            answer => answer,
+        }
+    }
 }
 
 impl FromRef<AppState> for Key {

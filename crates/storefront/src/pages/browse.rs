@@ -100,13 +100,13 @@ async fn card(state: &AppState, event: Value) -> Card {
     let Some(id) = card.event["id"].as_str().and_then(|id| id.parse().ok()) else {
         return card;
     };
-    let Ok(status) = state.fleet.seat_status(id).await else {
+    let Ok(status) = state.seat_maps.status(&state.fleet, id).await else {
         return card;
     };
     card.available = Some(status.available);
     if let Ok(layout) = state
-        .layouts
-        .get(&state.fleet, id, status.layout_version)
+        .seat_maps
+        .layout(&state.fleet, id, status.layout_version)
         .await
         && let Some((from, to)) = layout.price_range()
     {

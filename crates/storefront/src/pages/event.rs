@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::client::ApiError;
 use crate::error::PageError;
+use crate::gzip;
 use crate::pages::{form_key, parse_id};
 use crate::render;
 use crate::seatmap::SeatLayout;
@@ -25,55 +26,52 @@ pub async fn show(
     State(state): State<AppState>,
     visit: Visit,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
-    render_event(&state, &visit, id, None).await
+    render_event(&state, &visit, &headers, id, None).await
 }
 
 /// The event page, with `problem` said above the map (a refused order) when there is one.
 async fn render_event(
     state: &AppState,
     visit: &Visit,
+    headers: &HeaderMap,
     id: Uuid,
     problem: Option<(StatusCode, String)>,
 ) -> Result<Response, PageError> {
-    // An organizer sees their own draft; anyone else the published event.
-    let token = visit.signed_in_token();
-    let event = state.fleet.event(id, token.as_deref()).await?;
+    let event = state.event(id, visit).await?;
     let (status_code, problem) = problem.map_or((StatusCode::OK, None), |(s, p)| (s, Some(p)));
     // No inventory yet (a draft): the page says so instead of drawing an empty map.
-    let seats = match state.fleet.seat_status(id).await {
-        Ok(status) => Some(status),
-        Err(e) if e.status() == StatusCode::NOT_FOUND => None,
+    let seats = match state.seat_maps.status(&state.fleet, id).await {
+        Ok(status) => status,
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            let page = context! { event => &*event, problem => problem };
+            return Ok(render::page("event.html", Some(visit), page).with_status(status_code));
+        }
         Err(e) => return Err(e.into()),
     };
-    let mut map = None;
-    let mut layout_version = 0;
-    if let Some(status) = &seats {
-        let layout = state
-            .layouts
-            .get(&state.fleet, id, status.layout_version)
-            .await?;
-        layout_version = layout.version;
-        map = Some(layout.view(&status.statuses));
-    }
-    let html = render::page(
+    let map = state.seat_maps.drawn(&state.fleet, id, &seats).await?;
+    let page = context! {
+        event => &*event,
+        seats => context! {
+            version => seats.version, status => seats.status, available => seats.available,
+            held => seats.held, sold => seats.sold,
+        },
+        map => context! { prices => map.prices, prices_minor => map.prices_minor },
+        layout_version => map.layout.version,
+        max_seats => MAX_SEATS,
+        key => form_key(),
+        problem => problem,
+    };
+    let page = render::page_around(
         "event.html",
         Some(visit),
-        context! {
-            event => event,
-            seats => seats.as_ref().map(|s| context! {
-                version => s.version, status => s.status, available => s.available,
-                held => s.held, sold => s.sold,
-            }),
-            map => map,
-            layout_version => layout_version,
-            max_seats => MAX_SEATS,
-            key => form_key(),
-            problem => problem,
-        },
+        page,
+        map.rows.clone(),
+        gzip::accepted(headers),
     );
-    Ok(html.with_status(status_code))
+    Ok(page.with_status(status_code))
 }
 
 #[derive(Deserialize)]
@@ -93,6 +91,7 @@ pub async fn order(
     State(state): State<AppState>,
     visit: Visit,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<OrderForm>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
@@ -102,32 +101,45 @@ pub async fn order(
     positions.sort_unstable();
     positions.dedup();
     if positions.is_empty() {
-        return render_event(&state, &visit, id, refuse("Choose at least one seat.")).await;
+        return render_event(
+            &state,
+            &visit,
+            &headers,
+            id,
+            refuse("Choose at least one seat."),
+        )
+        .await;
     }
     if positions.len() > MAX_SEATS {
         let why = format!("One order holds at most {MAX_SEATS} seats.");
-        return render_event(&state, &visit, id, refuse(&why)).await;
+        return render_event(&state, &visit, &headers, id, refuse(&why)).await;
     }
-    let layout = state.layouts.get(&state.fleet, id, form.layout).await?;
+    let layout = state
+        .seat_maps
+        .layout(&state.fleet, id, form.layout)
+        .await?;
     let seats = match layout.seats_at(&positions) {
         Some(seats) if layout.version == form.layout => seats,
         _ => {
             let why = "The seat map changed while you were choosing. Please choose again.";
-            return render_event(&state, &visit, id, refuse(why)).await;
+            return render_event(&state, &visit, &headers, id, refuse(why)).await;
         }
     };
-    match state
+    let ordered = state
         .fleet
         .create_order(&token, &form.key, id, &seats)
-        .await
-    {
+        .await;
+    // Held now, or refused because someone else holds them: either way the buyer's next look at
+    // the map must show it.
+    state.seat_maps.changed(id);
+    match ordered {
         Ok(order) => {
             let order_id = order["id"].as_str().unwrap_or_default();
             Ok(Redirect::to(&format!("/orders/{order_id}")).into_response())
         }
         Err(e @ ApiError::Problem { .. }) if e.status().is_client_error() => {
             let why = refusal(&e, &layout);
-            render_event(&state, &visit, id, Some((e.status(), why))).await
+            render_event(&state, &visit, &headers, id, Some((e.status(), why))).await
         }
         Err(e) => Err(e.into()),
     }
