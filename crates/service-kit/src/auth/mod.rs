@@ -213,7 +213,15 @@ enum KeySource {
 pub struct TokenVerifier {
     keys: KeySource,
     validation: Validation,
+    /// Tokens already verified, with their key id, until they expire. A buyer or a service sends
+    /// the same token with every request for its lifetime, and its Ed25519 check was about a
+    /// sixth of seating's CPU per hold (docs/performance.md). Keyed by the whole token: only the
+    /// very same bytes, signature included, are taken as verified.
+    verified: quick_cache::sync::Cache<Box<str>, (String, Claims)>,
 }
+
+/// Verified tokens kept per process: a few hundred bytes each, about 3 MB in all.
+const VERIFIED_TOKENS: usize = 4096;
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -238,11 +246,40 @@ impl TokenVerifier {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Self { keys, validation }
+        Self {
+            keys,
+            validation,
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
+        }
     }
 
     /// The claims of a valid token.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        if let Some((kid, claims)) = self.verified.get(token) {
+            // Still unexpired (as `exp` is checked below), and its key still published: a key
+            // withdrawn from the JWKS stops its tokens here too.
+            let now = jsonwebtoken::get_current_timestamp();
+            let unexpired = u64::try_from(claims.exp)
+                .is_ok_and(|exp| exp.saturating_add(self.validation.leeway) >= now);
+            if unexpired && self.key(&kid).await?.is_some() {
+                return Ok(claims);
+            }
+            self.verified.remove(token);
+        }
+        let (kid, claims) = self.verify_signature(token).await?;
+        self.verified.insert(token.into(), (kid, claims.clone()));
+        Ok(claims)
+    }
+
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, AuthError> {
+        Ok(match &self.keys {
+            KeySource::Static(keys) => keys.get(kid).cloned(),
+            KeySource::Jwks(cache) => cache.key(kid).await?,
+        })
+    }
+
+    /// The token's key id and claims, checked: algorithm, key, signature, `exp`, `iss`, `aud`.
+    async fn verify_signature(&self, token: &str) -> Result<(String, Claims), AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         // Pinned before any key is looked up: `none`, HS* and RS* never get further.
@@ -255,14 +292,13 @@ impl TokenVerifier {
         let kid = header
             .kid
             .ok_or_else(|| AuthError::Invalid("no `kid` in the header".into()))?;
-        let key = match &self.keys {
-            KeySource::Static(keys) => keys.get(&kid).cloned(),
-            KeySource::Jwks(cache) => cache.key(&kid).await?,
-        }
-        .ok_or_else(|| AuthError::Invalid(format!("unknown key id `{kid}`")))?;
+        let key = self
+            .key(&kid)
+            .await?
+            .ok_or_else(|| AuthError::Invalid(format!("unknown key id `{kid}`")))?;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        Ok(data.claims)
+        Ok((kid, data.claims))
     }
 }
 
@@ -397,5 +433,75 @@ impl<R: Roles, S: Send + Sync> FromRequestParts<S> for Authorized<R> {
             caller,
             roles: std::marker::PhantomData,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jsonwebtoken::{EncodingKey, Header};
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+
+    use super::*;
+
+    fn keys() -> (EncodingKey, DecodingKey) {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        (
+            EncodingKey::from_ed_der(pkcs8.as_ref()),
+            DecodingKey::from_ed_der(pair.public_key().as_ref()),
+        )
+    }
+
+    fn now() -> i64 {
+        i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap()
+    }
+
+    fn token(key: &EncodingKey, exp: i64) -> String {
+        let claims = Claims {
+            sub: "buyer".into(),
+            email: None,
+            role: Role::Customer,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now(),
+            exp,
+            jti: "j1".into(),
+            scope: String::new(),
+        };
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_kept_until_it_expires_and_only_for_its_own_bytes() {
+        let (signing, verifying) = keys();
+        let mut verifier = TokenVerifier::with_keys(HashMap::from([("k1".into(), verifying)]));
+        verifier.validation.leeway = 0;
+        let good = token(&signing, now() + 1);
+        assert_eq!(verifier.verify(&good).await.unwrap().sub, "buyer");
+        assert!(verifier.verified.get(good.as_str()).is_some());
+        assert_eq!(verifier.verify(&good).await.unwrap().sub, "buyer");
+
+        // The same claims under another signature are checked, not matched to the kept token.
+        let at = good.rfind('.').unwrap() + 10;
+        let swapped = if &good[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swapped}{}", &good[..at], &good[at + 1..]);
+        assert!(verifier.verify(&forged).await.is_err());
+        // Nor is a token signed by a key the verifier does not know.
+        let (stranger, _) = keys();
+        assert!(
+            verifier
+                .verify(&token(&stranger, now() + 60))
+                .await
+                .is_err()
+        );
+
+        // Expired: refused although it was kept, and no longer kept.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        assert!(verifier.verify(&good).await.is_err());
+        assert!(verifier.verified.get(good.as_str()).is_none());
     }
 }
