@@ -1,6 +1,7 @@
 //! A closed-loop driver: C workers each send a request, wait for its answer, and send the next,
-//! for a fixed time. Latencies go into an HDR histogram (microseconds); outcomes are counted by
-//! label.
+//! for a fixed time; or, paced ([`drive_paced`]), send the next at a fixed period instead of at
+//! once, as a crowd polling at its own pace does. Latencies go into an HDR histogram
+//! (microseconds); outcomes are counted by label.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -57,15 +58,60 @@ where
     F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = String> + Send,
 {
+    run(name, concurrency, duration, None, request).await
+}
+
+/// As [`drive`], but each worker sends a request every `period` (spread evenly between the
+/// workers), or at once when the previous answer came later than that: `concurrency / period`
+/// requests per second in all, whatever the service's speed, so that what the load costs others
+/// can be read at a chosen rate. Latencies are counted from each request's send.
+pub async fn drive_paced<F, Fut>(
+    name: &str,
+    concurrency: usize,
+    duration: Duration,
+    period: Duration,
+    request: F,
+) -> Stats
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = String> + Send,
+{
+    run(name, concurrency, duration, Some(period), request).await
+}
+
+async fn run<F, Fut>(
+    name: &str,
+    concurrency: usize,
+    duration: Duration,
+    period: Option<Duration>,
+    request: F,
+) -> Stats
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = String> + Send,
+{
     let started = Instant::now();
     let deadline = started + duration;
     let workers = (0..concurrency).map(|worker| {
         let request = request.clone();
+        let mut pace = period.map(|period| {
+            let (worker, workers) = (u32::try_from(worker), u32::try_from(concurrency));
+            let offset = match (worker, workers) {
+                (Ok(worker), Ok(workers)) if workers > 0 => period * worker / workers,
+                _ => Duration::ZERO,
+            };
+            let mut ticks = tokio::time::interval_at((started + offset).into(), period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
         tokio::spawn(async move {
             let mut latencies = histogram();
             let mut outcomes = BTreeMap::<String, u64>::new();
             let mut iteration = 0;
             while Instant::now() < deadline {
+                if let Some(ticks) = &mut pace {
+                    ticks.tick().await;
+                }
                 let sent = Instant::now();
                 let outcome = request(worker, iteration).await;
                 let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);

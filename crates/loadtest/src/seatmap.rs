@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::drive::{Stats, drive, histogram, label};
+use crate::drive::{Stats, drive, drive_paced, histogram, label};
 use crate::seating::{Seating, hold_and_release, prepare_event, service_token};
 
 #[derive(clap::Args)]
@@ -35,6 +35,11 @@ pub struct Options {
     /// Clients polling the status.
     #[arg(long, default_value_t = 64)]
     pub readers: usize,
+    /// The readers' rate in a last run beside the buyers, requests per second in all (0: no such
+    /// run): a crowd polling at a given pace rather than as fast as two shared cores allow, so
+    /// that what watching costs the buyers is read at a known load (issue 14 asks for 3 500).
+    #[arg(long, default_value_t = 3_500)]
+    pub paced_rate: u32,
     /// Seconds per run.
     #[arg(long, short, default_value_t = 10)]
     pub duration: u64,
@@ -75,15 +80,27 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     alone.print();
     let status_url: Arc<str> = format!("{}/v1/events/{event}/seatmap/status", seating.base).into();
     let cpu = cpu_seconds(pid);
-    let only = readers(&seating, &status_url, options.readers, run).await;
+    let only = readers(&seating, &status_url, options.readers, run, None).await;
     let cpu_only = cpu_seconds(pid) - cpu;
     only.print();
     let (read, beside) = tokio::join!(
-        readers(&seating, &status_url, options.readers, run),
+        readers(&seating, &status_url, options.readers, run, None),
         hold_and_release(&seating, event, &buyers_seats, options.buyers, run)
     );
     read.print();
     beside.print();
+    let paced = if options.paced_rate > 0 {
+        let period = Duration::from_secs(1) * u32::try_from(options.readers)? / options.paced_rate;
+        let (read, beside) = tokio::join!(
+            readers(&seating, &status_url, options.readers, run, Some(period)),
+            hold_and_release(&seating, event, &buyers_seats, options.buyers, run)
+        );
+        read.print();
+        beside.print();
+        Some((read, beside))
+    } else {
+        None
+    };
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     let per_answer = cpu_only / only.requests().max(1) as f64 * 1e6;
     #[allow(clippy::cast_precision_loss)]
@@ -99,6 +116,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         only.per_second(),
         quantile_ms(&only, 0.99),
     );
+    if let Some((read, beside)) = &paced {
+        println!(
+            "paced readers: status {:.0} req/s (p99 {:.1} ms) while {} buyers hold {:.0}/s; {:.0}/s without the readers",
+            read.per_second(),
+            quantile_ms(read, 0.99),
+            options.buyers,
+            held_per_second(beside),
+            held_per_second(&alone),
+        );
+    }
     if pid.is_some() {
         println!(
             "seating-service CPU: {per_answer:.0} us per status answer (readers alone), {per_hold:.0} us per hold and release (buyers alone)"
@@ -267,10 +294,17 @@ async fn subscribe(
     seen
 }
 
-/// GETs of the status by `clients` clients, each reading the whole body as a browser does.
-async fn readers(seating: &Seating, url: &Arc<str>, clients: usize, run: Duration) -> Stats {
+/// GETs of the status by `clients` clients, each reading the whole body as a browser does; as
+/// fast as they can, or one every `period` each.
+async fn readers(
+    seating: &Seating,
+    url: &Arc<str>,
+    clients: usize,
+    run: Duration,
+    period: Option<Duration>,
+) -> Stats {
     let (http, url) = (seating.http.clone(), url.clone());
-    drive("GET seatmap/status", clients, run, move |_, _| {
+    let read = move |_, _| {
         let (http, url) = (http.clone(), url.clone());
         async move {
             match http.get(&*url).send().await {
@@ -281,8 +315,11 @@ async fn readers(seating: &Seating, url: &Arc<str>, clients: usize, run: Duratio
                 other => label(other, StatusCode::OK),
             }
         }
-    })
-    .await
+    };
+    match period {
+        None => drive("GET seatmap/status", clients, run, read).await,
+        Some(period) => drive_paced("GET seatmap/status, paced", clients, run, period, read).await,
+    }
 }
 
 /// User and system CPU seconds the process has used (Linux; 0 without a pid).
