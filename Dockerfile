@@ -1,4 +1,5 @@
-# Dockerfile — the fleet's one image: all six services, the service chosen by the command.
+# Dockerfile — the fleet's one image: all six services and the storefront, the one to run chosen
+# by the command.
 #
 #     docker build -t ticketing:latest .
 #     docker run --rm -p 127.0.0.1:8080:8080 ticketing:latest user-service
@@ -7,9 +8,10 @@
 #   chef     the Rust toolchain plus cargo-chef;
 #   planner  reduces the sources to a recipe (the manifests and Cargo.lock);
 #   builder  compiles the dependencies from the recipe alone (a layer that stays cached until a
-#            manifest or Cargo.lock changes), then the workspace's own code, and strips the six
+#            manifest or Cargo.lock changes), then the workspace's own code, and strips the seven
 #            binaries of their debug information (68 MB -> 14 MB each; symbols stay, so a panic's
-#            backtrace still names its functions);
+#            backtrace still names its functions); the storefront's templates, styles and
+#            scripts are compiled into its binary, so it needs no file beside it;
 #   runtime  distroless: glibc, libgcc_s and CA certificates (what `ldd` asks for: libc, libm,
 #            libgcc_s), no shell, no package manager. It runs as uid 10001 and has no HEALTHCHECK:
 #            Compose and Kubernetes probe /ready and /health themselves.
@@ -46,7 +48,7 @@ COPY . .
 RUN cargo build --release --locked \
     && mkdir -p /out \
     && for bin in user-service catalog-service seating-service order-service payment-service \
-        notification-service; do \
+        notification-service storefront; do \
         strip --strip-debug -o "/out/${bin}" "target/release/${bin}"; \
     done
 
@@ -54,12 +56,13 @@ FROM busybox:1.37.0-musl AS probe
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.title="ticketing" \
-      org.opencontainers.image.description="The ticketing fleet: user-service, catalog-service, seating-service, order-service, payment-service, notification-service; run one by naming it as the command" \
+      org.opencontainers.image.description="The ticketing fleet: user-service, catalog-service, seating-service, order-service, payment-service, notification-service, storefront; run one by naming it as the command" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 COPY --from=probe /bin/busybox /usr/local/bin/busybox
 COPY --from=builder /out/ /usr/local/bin/
 # Not the image's 65532 `nonroot`: the fleet's agreed uid, the same in Compose and Kubernetes.
 USER 10001:10001
-# user 8080, catalog 3002, seating 4000, order 3007, payment 3004, notification 3005.
-EXPOSE 8080 3002 4000 3007 3004 3005
+# user 8080, catalog 3002, seating 4000, order 3007, payment 3004, notification 3005, storefront
+# 8000.
+EXPOSE 8080 3002 4000 3007 3004 3005 8000
 # No default service: `docker run ticketing:latest order-service`, `command: ["order-service"]`.
