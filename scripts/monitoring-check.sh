@@ -4,8 +4,8 @@
 #
 #   scripts/monitoring-check.sh
 #   USER_SERVICE_URL=... CATALOG_SERVICE_URL=... SEATING_SERVICE_URL=... ORDER_SERVICE_URL=... \
-#   PAYMENT_SERVICE_URL=... NOTIFICATION_SERVICE_URL=... [E2E_FLOW=path/to/e2e-flow] \
-#       scripts/monitoring-check.sh
+#   PAYMENT_SERVICE_URL=... NOTIFICATION_SERVICE_URL=... STOREFRONT_URL=... \
+#   [E2E_FLOW=path/to/e2e-flow] scripts/monitoring-check.sh
 #
 # 1. promtool check config monitoring/prometheus.yml (and the rule files it names);
 # 2. promtool check rules monitoring/rules/*.yml;

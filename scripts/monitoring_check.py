@@ -14,10 +14,11 @@ and, against a running fleet, every metric it names is exported.
    (level:metric:operation names defined in monitoring/rules) replaced by the metrics their own
    expressions read, and `up` (Prometheus's own) set aside.
 4. When USER_SERVICE_URL, CATALOG_SERVICE_URL, SEATING_SERVICE_URL, ORDER_SERVICE_URL,
-   PAYMENT_SERVICE_URL and NOTIFICATION_SERVICE_URL are set (a running fleet; with E2E_FLOW
-   set to the e2e-flow binary, the journey is walked first, so that the metrics of a purchase,
-   a decline, a conflict and a refund exist), scrapes /metrics of the six and fails for every
-   metric an expression names that the service it selects (job="...") does not export. It also
+   PAYMENT_SERVICE_URL, NOTIFICATION_SERVICE_URL and STOREFRONT_URL are set (a running fleet;
+   with E2E_FLOW set to the e2e-flow binary, the journey is walked first, so that the metrics of
+   a purchase, a decline, a conflict and a refund exist), scrapes /metrics of the six and of the
+   storefront and fails for every metric an expression names that the service it selects
+   (job="...") does not export. It also
    lists, without failing:
    - series an expression selects by an exact label value that the scrape does not have yet
      (e.g. a reason that has not happened);
@@ -51,6 +52,8 @@ URL_VARS = {
     "order-service": "ORDER_SERVICE_URL",
     "payment-service": "PAYMENT_SERVICE_URL",
     "notification-service": "NOTIFICATION_SERVICE_URL",
+    # Its own job and dashboard (monitoring/prometheus.yml): the HTTP metrics only.
+    "storefront": "STOREFRONT_URL",
 }
 # Series Prometheus makes itself, not the services.
 PROMETHEUS_OWN = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds",
@@ -216,7 +219,8 @@ def live_check(exprs, records) -> tuple[list[str], list[str]]:
         missing = [v for s, v in URL_VARS.items() if not urls[s]]
         print(f"note: no running fleet given ({', '.join(missing)} unset): the metric names are "
               "not checked against /metrics. Start a fleet, walk the e2e journey, and run again "
-              "with the six *_SERVICE_URL variables (E2E_FLOW=<e2e-flow binary> walks it here).")
+              "with the six *_SERVICE_URL variables and STOREFRONT_URL (E2E_FLOW=<e2e-flow "
+              "binary> walks it here).")
         return [], []
     e2e = os.environ.get("E2E_FLOW", "").strip()
     before = {}
@@ -239,7 +243,7 @@ def live_check(exprs, records) -> tuple[list[str], list[str]]:
             where = [s for s in services if name in scraped[s][1]]
             if not where:
                 errors.append(f"{source}: {name} is not exported by "
-                              f"{job or 'any of the six services'}")
+                              f"{job or 'any service of the fleet'}")
                 continue
             wanted = {k: v for k, v in matchers.items() if k not in ("job", "instance")}
             if wanted and not any(n == name and all(l.get(k) == v for k, v in wanted.items())
