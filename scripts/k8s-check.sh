@@ -8,10 +8,11 @@
 #   2. validates every object strictly (unknown fields are errors) against the JSON schemas of
 #      Kubernetes $K8S_VERSIONS (default: 1.33.0, the oldest we support, and 1.37.0, the newest
 #      kubernetes-validate knows) with kubernetes-validate;
-# then runs scripts/k8s_check.py on the renders: probes, limits, non-root read-only pods, the
-# grace period, every variable each service needs (derived from the code and the contract),
-# NetworkPolicies from the fleet's call graph, replicas, the database connection budget; and its
-# self-test, which breaks the renders in eleven ways and expects each to be caught.
+# then runs scripts/k8s_check.py on the renders: probes, limits, non-root read-only pods, the grace
+# period, every variable each service and the storefront needs (derived from the code and the
+# contract), NetworkPolicies from the fleet's call graph, the Ingress's routes, replicas, the
+# database connection budget; and its self-test, which breaks the renders in fourteen ways and
+# expects each to be caught.
 #
 # kubernetes-validate and PyYAML are pinned in a virtualenv of the tools cache
 # (${TICKETING_TOOLS_DIR:-/var/tmp/ticketing-tools}/k8s-venv, scripts/lib/tools.sh), installed

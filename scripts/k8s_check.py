@@ -8,25 +8,31 @@ scripts/k8s-check.sh renders the overlays and runs this with the venv's Python (
 
 What is checked, for every overlay:
 
-- every Deployment and StatefulSet: a readiness and a liveness probe (the six services:
-  readiness GET /ready, liveness GET /health, on their port), requests and limits for CPU and
+- every Deployment and StatefulSet: a readiness and a liveness probe (the six services and the
+  storefront: readiness GET /ready, liveness GET /health, on their port), requests and limits for CPU and
   memory, a non-root pod (runAsNonRoot, a non-zero uid), no privilege escalation, a read-only
   root file system, all capabilities dropped; terminationGracePeriodSeconds longer than the
   preStop pause + REQUEST_TIMEOUT_SECONDS + the background tasks' stop (10 s, service-kit's
   tasks.rs);
-- the six services run one image, chosen by the command;
-- every variable a service must be given is set (the list, and where it comes from, is
-  `required_variables` below: derived from the code, cross-checked against the contract's
-  Configuration table);
+- the six services and the storefront run one image, chosen by the command;
+- every variable a service (or the storefront) must be given is set (the list, and where it
+  comes from, is `required_variables` below: derived from the code, cross-checked against the
+  contract's Configuration table);
 - NetworkPolicies: each service is reachable from exactly its callers (derived from the code's
-  map of the fleet, crates/service-kit/src/fleet.rs), the Ingress controller when the Ingress
-  routes to it, and Prometheus; payment-service never from the Ingress; PostgreSQL from exactly
-  the six; each service may call (egress) each service it calls;
-- the database connection budget: pods x DB_MAX_CONNECTIONS < PostgreSQL's max_connections.
+  map of the fleet, crates/service-kit/src/fleet.rs, and the storefront's configuration,
+  crates/storefront/src/config.rs), the Ingress controller when the Ingress routes to it, and
+  Prometheus; payment-service never from the Ingress; PostgreSQL from exactly the six; each may
+  call (egress) each service it calls;
+- the Ingress, read as ingress-nginx does (longest expression first): the shop at /, the API's
+  paths to their services, and no /health, /ready or /metrics;
+- the database connection budget: pods x DB_MAX_CONNECTIONS < PostgreSQL's max_connections (the
+  storefront has no database).
 
-development: one replica of each service, no autoscaler, every Secret a pod needs rendered.
+development: one replica of each service and of the storefront, no autoscaler, every Secret a
+pod needs rendered.
 production: APP_ENV=production, no Secret rendered (they come from outside), no placeholder,
-an autoscaler with at least 2 replicas and a disruption budget for each service.
+an autoscaler with at least 2 replicas and a disruption budget for each service and the
+storefront.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ SERVICES = [
     "payment-service",
     "notification-service",
 ]
+# The web shop: deployed like a service (probes, image, Secret, policies, scaling), but not in
+# fleet.rs (nothing calls it, it has no database and no service client): what it calls is read
+# from its own config.rs.
+STOREFRONT = "storefront"
+APPS = SERVICES + [STOREFRONT]
 # service-kit/src/tasks.rs RestartPolicy::default().shutdown_grace: the tasks' stop after the
 # server's.
 TASKS_STOP_SECONDS = 10
@@ -86,6 +97,12 @@ def defaulted_reads(source: str) -> set[str]:
     APP_ENV=production refuses (service-kit/src/config.rs).
     """
     return set(re.findall(r"\.\s*(?:string|secret)\(\s*" + VAR, source))
+
+
+def url_reads(source: str) -> set[str]:
+    """Variables read with `service_url(env, VAR, port)`: `Env::string`, so required in
+    production (service-kit/src/config.rs)."""
+    return set(re.findall(r"service_url\(\s*\w+\s*,\s*" + VAR, source))
 
 
 def safe_reads(source: str) -> set[str]:
@@ -127,6 +144,12 @@ class Fleet:
         missing = set(SERVICES) - set(self.links)
         if missing or len(self.url_var) != 6:
             raise SystemExit(f"k8s_check: could not read fleet.rs (links of {missing or 'all'})")
+        # The storefront calls whichever services its config reads an address of.
+        service_of = {var: name for name, var in self.url_var.items()}
+        storefront = url_reads(without_tests(read("crates/storefront/src/config.rs")))
+        self.storefront_calls = sorted(service_of[v] for v in storefront if v in service_of)
+        if not self.storefront_calls:
+            raise SystemExit("k8s_check: could not read the storefront's service URLs")
 
     def delivers_to(self, service: str) -> list[str]:
         out: list[str] = []
@@ -138,7 +161,10 @@ class Fleet:
         return bool(self.links[service]["calls"] or self.delivers_to(service))
 
     def peers(self, service: str) -> list[str]:
-        """The services it reaches over HTTP: FleetConfig::from_env's `needed`."""
+        """The services it reaches over HTTP: FleetConfig::from_env's `needed`; for the
+        storefront, the URLs its config reads."""
+        if service == STOREFRONT:
+            return list(self.storefront_calls)
         peers = list(self.links[service]["calls"])
         peers += [c for c in self.delivers_to(service) if c not in peers]
         if (self.links[service]["auth"] == "Jwks" or self.needs_token(service)) and (
@@ -148,7 +174,7 @@ class Fleet:
         return sorted(peers)
 
     def callers(self, service: str) -> list[str]:
-        return sorted(s for s in SERVICES if service in self.peers(s))
+        return sorted(s for s in APPS if service in self.peers(s))
 
 
 # Variables whose need depends on another's value: (service, variable, value) -> required.
@@ -190,6 +216,10 @@ def required_variables(fleet: Fleet) -> dict[str, dict[str, set[str]]]:
     Additionally required by this deployment's policy: APP_ENV, PORT, LOG_FORMAT,
     REQUEST_TIMEOUT_SECONDS (the grace period is computed from it) and DB_MAX_CONNECTIONS (the
     connection budget is computed from it).
+
+    The storefront uses none of the kit's CommonConfig (no database, no service client): its
+    crates/storefront/src/config.rs alone, whose `service_url` reads are the addresses of the
+    services it calls; the same policy, less DB_MAX_CONNECTIONS.
     """
     kit = without_tests(read("crates/service-kit/src/config.rs"))
     common = fn_body(kit, "from_env")
@@ -210,6 +240,9 @@ def required_variables(fleet: Fleet) -> dict[str, dict[str, set[str]]]:
             if svc == service:
                 known |= set(needs)
         out[service] = {"required": required, "known": known}
+    own = without_tests(read("crates/storefront/src/config.rs"))
+    required = defaulted_reads(own) | url_reads(own) | (policy - {"DB_MAX_CONNECTIONS"})
+    out[STOREFRONT] = {"required": required, "known": required | safe_reads(own) | {"RUST_LOG"}}
     return out
 
 
@@ -308,7 +341,7 @@ def check_workloads(overlay: str, docs: list[dict], errors: list[str]) -> None:
                 for probe in ("readinessProbe", "livenessProbe"):
                     if probe not in c:
                         errors.append(f"{at}: no {probe}")
-                if name in SERVICES:
+                if name in APPS:
                     port = next((p["containerPort"] for p in c.get("ports", [])), None)
                     for probe, path in (("readinessProbe", "/ready"), ("livenessProbe", "/health")):
                         got = c.get(probe, {}).get("httpGet", {})
@@ -331,7 +364,7 @@ def check_workloads(overlay: str, docs: list[dict], errors: list[str]) -> None:
                     errors.append(f"{at}: readOnlyRootFilesystem is not true")
                 if "ALL" not in csc.get("capabilities", {}).get("drop", []):
                     errors.append(f"{at}: capabilities are not all dropped")
-                if name in SERVICES:
+                if name in APPS:
                     env = effective_env(c, docs)
                     timeout = int(env.get("REQUEST_TIMEOUT_SECONDS", {}).get("value")
                                   or DEFAULT_REQUEST_TIMEOUT)
@@ -350,7 +383,7 @@ def check_environment(overlay: str, docs: list[dict], needed, errors: list[str])
     deployments = by_kind(docs, "Deployment")
     secrets = by_kind(docs, "Secret")
     images = set()
-    for service in SERVICES:
+    for service in APPS:
         if service not in deployments:
             errors.append(f"{overlay}: no Deployment {service}")
             continue
@@ -387,7 +420,8 @@ def check_environment(overlay: str, docs: list[dict], needed, errors: list[str])
         if service == "user-service" and len(admin) == 1:
             errors.append(f"{overlay}: user-service sets {admin[0]} alone (both or neither)")
     if len(images) > 1:
-        errors.append(f"{overlay}: the six services run different images: {sorted(images)}")
+        errors.append(f"{overlay}: the services and the storefront run different images: "
+                      f"{sorted(images)}")
     text = yaml.safe_dump_all(docs)
     if overlay == "production":
         if secrets:
@@ -405,13 +439,14 @@ def check_scaling(overlay: str, docs: list[dict], errors: list[str]) -> None:
             for d in docs if d.get("kind") == "PodDisruptionBudget"}
     pool = {}
     maxima = {}
-    for service in SERVICES:
+    for service in APPS:
         d = deployments.get(service)
         if not d:
             continue
         c = d["spec"]["template"]["spec"]["containers"][0]
-        pool[service] = int(effective_env(c, docs).get("DB_MAX_CONNECTIONS", {}).get("value")
-                            or DEFAULT_POOL)
+        # The storefront has no database: the ConfigMap's DB_MAX_CONNECTIONS is not its.
+        pool[service] = 0 if service == STOREFRONT else int(
+            effective_env(c, docs).get("DB_MAX_CONNECTIONS", {}).get("value") or DEFAULT_POOL)
         if (("app.kubernetes.io/name", service),) not in pdbs:
             errors.append(f"{overlay}: no PodDisruptionBudget for {service}")
         if overlay == "production":
@@ -463,7 +498,7 @@ def check_network(overlay: str, docs: list[dict], fleet: Fleet, errors: list[str
         errors.append(f"{overlay}: no default-deny NetworkPolicy")
     if "payment-service" in routed:
         errors.append(f"{overlay}: the Ingress routes to payment-service")
-    for target in SERVICES + ["postgres"]:
+    for target in APPS + ["postgres"]:
         mine = [p for p in policies
                 if p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
                 == target]
@@ -495,9 +530,45 @@ def check_network(overlay: str, docs: list[dict], fleet: Fleet, errors: list[str
                     kind, name = selects(peer)
                     if kind == "pod":
                         allowed.add(name)
-        for callee in fleet.peers(target) + ["postgres"]:
+        databases = ["postgres"] if target in SERVICES else []
+        for callee in fleet.peers(target) + databases:
             if callee not in allowed:
                 errors.append(f"{overlay}: {target} may not call {callee} (egress)")
+        if target == STOREFRONT and "postgres" in allowed:
+            errors.append(f"{overlay}: the storefront may reach PostgreSQL (it has no database)")
+
+
+# Where a request for each path must end up, and None: nowhere (the probes and /metrics are
+# for the kubelet and Prometheus, inside the cluster).
+INGRESS_ROUTES = {
+    "/": STOREFRONT,
+    "/events/0190c0de-0000-7000-8000-000000000000": STOREFRONT,
+    "/events/0190c0de-0000-7000-8000-000000000000/seatmap/stream": STOREFRONT,
+    "/static/app.css": STOREFRONT,
+    "/v1/users/me": "user-service",
+    "/.well-known/jwks.json": "user-service",
+    "/v1/events": "catalog-service",
+    "/v1/events/0190c0de-0000-7000-8000-000000000000/seatmap/stream": "seating-service",
+    "/v1/orders": "order-service",
+    "/v1/messages": None,
+    "/health": None,
+    "/ready": None,
+    "/metrics": None,
+}
+
+
+def check_ingress(overlay: str, docs: list[dict], errors: list[str]) -> None:
+    """Each path of INGRESS_ROUTES reaches its backend, read as ingress-nginx does with
+    use-regex: the expressions tried longest first, the first that matches the start of the
+    path (case-insensitive) wins."""
+    paths = sorted(((p["path"], p["backend"]["service"]["name"])
+                    for i in by_kind(docs, "Ingress").values() for r in i["spec"]["rules"]
+                    for p in r["http"]["paths"]), key=lambda p: -len(p[0]))
+    for path, want in INGRESS_ROUTES.items():
+        got = next((svc for expr, svc in paths if re.match(expr, path, re.IGNORECASE)), None)
+        if got != want:
+            errors.append(f"{overlay}: the Ingress routes {path} to {got or 'nothing'}, not "
+                          f"{want or 'nothing'}")
 
 
 def check(overlay: str, docs: list[dict], fleet: Fleet, needed) -> list[str]:
@@ -506,6 +577,7 @@ def check(overlay: str, docs: list[dict], fleet: Fleet, needed) -> list[str]:
     check_environment(overlay, docs, needed, errors)
     check_scaling(overlay, docs, errors)
     check_network(overlay, docs, fleet, errors)
+    check_ingress(overlay, docs, errors)
     return errors
 
 
@@ -521,6 +593,12 @@ def container_of(docs, name):
 def drop_env(docs, name, var):
     c = container_of(docs, name)
     c["env"] = [e for e in c["env"] if e["name"] != var]
+
+
+def drop_egress(docs, name, callee):
+    spec = by_kind(docs, "NetworkPolicy")[name]["spec"]
+    spec["egress"] = [r for r in spec["egress"]
+                      if all(selects(peer) != ("pod", callee) for peer in r.get("to", []))]
 
 
 MUTATIONS = {
@@ -560,6 +638,17 @@ MUTATIONS = {
          ["from"].append({"podSelector": {"matchLabels": {
              "app.kubernetes.io/name": "seating-service"}}}),
          "payment-service is reachable from"),
+    "storefront without its cookie key":
+        (lambda d: drop_env(d, STOREFRONT, "STOREFRONT_COOKIE_KEY"),
+         "storefront does not set STOREFRONT_COOKIE_KEY"),
+    "storefront not allowed to reach seating-service (its seat map)":
+        (lambda d: drop_egress(d, STOREFRONT, "seating-service"),
+         "storefront may not call seating-service"),
+    "the shop's Ingress path catching everything, /metrics included":
+        (lambda d: next(p for i in by_kind(d, "Ingress").values() for r in i["spec"]["rules"]
+                        for p in r["http"]["paths"]
+                        if p["backend"]["service"]["name"] == STOREFRONT).update(path="/.*"),
+         "the Ingress routes /metrics to storefront"),
 }
 
 
@@ -587,10 +676,10 @@ def main(argv: list[str]) -> int:
     errors = conditional_requirements() + contract_cross_check(needed, fleet)
     print("variables each service is given (required in production; source: the code, "
           "scripts/k8s_check.py required_variables):")
-    for service in SERVICES:
+    for service in APPS:
         print(f"  {service}: {' '.join(sorted(needed[service]['required']))}")
-    print("callers, from crates/service-kit/src/fleet.rs:")
-    for service in SERVICES:
+    print("callers, from crates/service-kit/src/fleet.rs and crates/storefront/src/config.rs:")
+    for service in APPS:
         print(f"  {service} <- {', '.join(fleet.callers(service)) or '(none)'}")
     passed = failed_overlays = 0
     for overlay, docs in rendered.items():
