@@ -9,9 +9,9 @@
 #   engine    a Docker engine: the running one, or Debian's docker.io installed (as root) and
 #             dockerd started in the background (stopped again at the end). Where none can be
 #             had, the script prints `SKIPPED: no Docker engine` and exits 0;
-#   binaries  the six services and e2e-flow: FLEET_BIN_DIR if set (prebuilt), else
-#             `cargo build --locked --profile SMOKE_PROFILE` (release, or debug); their dynamic
-#             libraries and glibc version are checked against the base;
+#   binaries  the six services, the storefront and e2e-flow: FLEET_BIN_DIR if set (prebuilt),
+#             else `cargo build --locked --profile SMOKE_PROFILE` (release, or debug); their
+#             dynamic libraries and glibc version are checked against the base;
 #   base      a Debian root file system (debootstrap --variant=minbase, the suite of this
 #             machine, so its glibc is the one the binaries were linked against; the mirror taken
 #             from this machine's apt sources), imported as the image ticketing-local/debian.
@@ -25,12 +25,14 @@
 #   up        docker-compose.yml plus an override that swaps only the registry images for those
 #             (and, Mailpit being left out, has notification-service write its e-mails as .eml
 #             files into a folder instead of sending them over SMTP); the `ui` profile (Grafana,
-#             Mailpit: registry-only) is left out. Two replicas of each service (SMOKE_REPLICAS)
-#             behind the balancer: waits until every container is healthy, every /ready on the
-#             published ports (the balancer's) answers, and the balancer counts both replicas of
-#             every service up (its stats page);
+#             Mailpit: registry-only) is left out. Two replicas of each service and of the
+#             storefront (SMOKE_REPLICAS) behind the balancer: waits until every container is
+#             healthy, every /ready on the published ports (the balancer's) answers, and the
+#             balancer counts both replicas of every service up (its stats page); the storefront's
+#             home page answers 200 text/html;
 #   journey   e2e-flow against the published ports (127.0.0.1: the balancer), reading the receipt
-#             from the mail folder;
+#             from the mail folder; then the storefront lists the journey's event and its page
+#             (the seat map) answers 200;
 #   replicas  kills one replica of order-service and one of seating-service (SIGKILL) and walks
 #             the journey again at once: it passes on the replicas left; then starts them again;
 #   outage    stops PostgreSQL and shows every /ready answering 503, then starts it again; stops
@@ -38,19 +40,21 @@
 #             order-service) answers and that the journey fails; starts them again and shows the
 #             journey passing;
 #   metrics   Prometheus (monitoring/prometheus.yml, rules/) scrapes every replica of the six
-#             services (two targets per service, all up; not the balancer), the rules loaded;
+#             services and the storefront (two targets each, all up; not the balancer), the rules
+#             loaded;
 #             scripts/monitoring-check.sh against this fleet (no dead panel: every metric the
 #             dashboards and rules name is exported, after the journeys);
 #   down      `down --volumes` (also on failure or Ctrl-C), and the timings of each phase.
 #
 # Environment:
-#   FLEET_BIN_DIR       a directory with prebuilt user-service ... notification-service and
-#                       e2e-flow (skips cargo);
+#   FLEET_BIN_DIR       a directory with prebuilt user-service ... notification-service,
+#                       storefront and e2e-flow (skips cargo);
 #   SMOKE_PROFILE       release (default) or debug: what cargo builds without FLEET_BIN_DIR;
 #   SMOKE_PORT_OFFSET   host port = contract port + this (default 10000: user-service on 18080,
 #                       PostgreSQL on 25432, Prometheus on 19090, the balancer's page on 18404),
 #                       so that a fleet already running on the contract's ports is left alone;
-#   SMOKE_REPLICAS      replicas of each service (default 2; the replicas phase needs two);
+#   SMOKE_REPLICAS      replicas of each service and of the storefront (default 2; the replicas
+#                       phase needs two);
 #   SMOKE_KEEP=1        leave the fleet running at the end (`docker-compose -p ticketing-smoke
 #                       down -v` removes it);
 #   READY_TIMEOUT       seconds to wait for each /ready (default 120).
@@ -79,12 +83,15 @@ SMOKE_REPLICAS="${SMOKE_REPLICAS:-2}"
 
 SERVICES=(user-service catalog-service seating-service order-service payment-service
     notification-service)
+# Deployed as the services are, but no database (its /ready stays 200 without PostgreSQL) and no
+# part of e2e-flow's journey: only the phases that start, balance and scrape it name it.
+FLEET=("${SERVICES[@]}" storefront)
 declare -A CONTRACT_PORT=(
     [user-service]=8080 [catalog-service]=3002 [seating-service]=4000
-    [order-service]=3007 [payment-service]=3004 [notification-service]=3005
+    [order-service]=3007 [payment-service]=3004 [notification-service]=3005 [storefront]=8000
 )
 declare -A HOST_PORT=()
-for s in "${SERVICES[@]}"; do
+for s in "${FLEET[@]}"; do
     HOST_PORT[$s]=$((CONTRACT_PORT[$s] + SMOKE_PORT_OFFSET))
 done
 POSTGRES_HOST_PORT=$((15432 + SMOKE_PORT_OFFSET))
@@ -220,6 +227,11 @@ apt_install() {
 # http_status URL — the status code of a GET, or 000 when nothing answers.
 http_status() {
     curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" || true
+}
+
+# http_type URL — "STATUS CONTENT-TYPE" of a GET ("000 " when nothing answers).
+http_type() {
+    curl -s -o /dev/null -m 10 -w '%{http_code} %{content_type}' "$1" || true
 }
 
 # build IMAGE DOCKERFILE CONTEXT — docker build on the base; its output is shown only on failure
@@ -390,8 +402,8 @@ for port in "${HOST_PORT[@]}" "$POSTGRES_HOST_PORT" "$PROMETHEUS_HOST_PORT" \
     fi
 done
 
-phase binaries "the six services and e2e-flow"
-BINARIES=("${SERVICES[@]}" e2e-flow)
+phase binaries "the six services, the storefront and e2e-flow"
+BINARIES=("${FLEET[@]}" e2e-flow)
 if [[ -n "${FLEET_BIN_DIR:-}" ]]; then
     BIN_DIR="$(cd "$FLEET_BIN_DIR" && pwd)"
     log "prebuilt binaries from FLEET_BIN_DIR=$BIN_DIR"
@@ -415,7 +427,7 @@ for b in "${BINARIES[@]}"; do
 done
 # The binaries may ask only for libraries that every Debian base has, and for a glibc no newer
 # than the base's (checked again inside the image, with the base's own ldd).
-libraries="$(for b in "${SERVICES[@]}"; do ldd "$BIN_DIR/$b"; done \
+libraries="$(for b in "${FLEET[@]}"; do ldd "$BIN_DIR/$b"; done \
     | awk '$1 !~ /^linux-vdso/ { sub(/.*\//, "", $1); print $1 }' | sort -u | tr '\n' ' ')"
 log "dynamic libraries: $libraries"
 for lib in $libraries; do
@@ -425,7 +437,7 @@ for lib in $libraries; do
         *) die "a binary needs $lib, which the runtime image does not carry" ;;
     esac
 done
-GLIBC_NEEDED="$(for b in "${SERVICES[@]}"; do grep -aoE 'GLIBC_2\.[0-9]+' "$BIN_DIR/$b"; done \
+GLIBC_NEEDED="$(for b in "${FLEET[@]}"; do grep -aoE 'GLIBC_2\.[0-9]+' "$BIN_DIR/$b"; done \
     | sort -u -V | tail -n 1)"
 log "newest glibc symbol version asked for: ${GLIBC_NEEDED:-none}"
 
@@ -495,7 +507,7 @@ fi
 phase images "the fleet, PostgreSQL, HAProxy and Prometheus, built on the base"
 context="$WORK/fleet-context"
 mkdir -p "$context/bin"
-for b in "${SERVICES[@]}"; do
+for b in "${FLEET[@]}"; do
     # As ../Dockerfile does: debug information out, symbols kept.
     if command -v strip >/dev/null 2>&1; then
         strip --strip-debug -o "$context/bin/$b" "$BIN_DIR/$b"
@@ -509,7 +521,7 @@ docker image prune --force --filter "label=org.opencontainers.image.title=ticket
 log "$FLEET_IMAGE: $(docker image inspect -f '{{.Size}}' "$FLEET_IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 # Inside the image, with its own loader: every library found, the uid the contract agreed.
 check="$(docker run --rm --entrypoint /bin/sh "$FLEET_IMAGE" -c \
-    'id -u; for b in /usr/local/bin/*-service; do ldd "$b"; done')"
+    'id -u; for b in /usr/local/bin/*-service /usr/local/bin/storefront; do ldd "$b"; done')"
 if grep -q 'not found' <<<"$check"; then
     grep 'not found' <<<"$check" >&2
     die "$FLEET_IMAGE: a binary does not find its libraries"
@@ -533,7 +545,7 @@ else
     log "no monitoring/prometheus.yml in this checkout: Prometheus is left out"
 fi
 
-phase up "PostgreSQL, $SMOKE_REPLICAS replicas of each of the six services and the balancer (profile ui, Grafana and Mailpit, left out: registry-only)"
+phase up "PostgreSQL, $SMOKE_REPLICAS replicas of each of the six services and the storefront, the balancer (profile ui, Grafana and Mailpit, left out: registry-only)"
 MAIL_DIR_HOST="$WORK/mail"
 mkdir -p "$MAIL_DIR_HOST"
 chown 10001:10001 "$MAIL_DIR_HOST" 2>/dev/null || chmod 0777 "$MAIL_DIR_HOST"
@@ -549,7 +561,7 @@ chown 10001:10001 "$MAIL_DIR_HOST" 2>/dev/null || chmod 0777 "$MAIL_DIR_HOST"
     echo "  balancer:"
     echo "    image: $HAPROXY_IMAGE"
     echo "    pull_policy: never"
-    for s in "${SERVICES[@]}"; do
+    for s in "${FLEET[@]}"; do
         echo "  $s:"
         echo "    image: $FLEET_IMAGE"
         echo "    pull_policy: never"
@@ -564,11 +576,11 @@ chown 10001:10001 "$MAIL_DIR_HOST" 2>/dev/null || chmod 0777 "$MAIL_DIR_HOST"
     done
 } >"$WORK/compose.smoke.yml"
 export POSTGRES_HOST_PORT PROMETHEUS_HOST_PORT BALANCER_STATS_HOST_PORT
-for s in "${SERVICES[@]}"; do
+for s in "${FLEET[@]}"; do
     var="$(tr 'a-z-' 'A-Z_' <<<"$s")"
     export "${var}_HOST_PORT=${HOST_PORT[$s]}" "${var}_REPLICAS=$SMOKE_REPLICAS"
 done
-up_services=(postgres balancer "${SERVICES[@]}")
+up_services=(postgres balancer "${FLEET[@]}")
 [[ -z "$WITH_PROMETHEUS" ]] || up_services+=(prometheus)
 log "left out: grafana and mailpit (profile ui; registry-only images, none built here)"
 log "so notification-service writes its e-mails as .eml files into $MAIL_DIR_HOST, not to Mailpit"
@@ -577,11 +589,11 @@ COMPOSE_STARTED=1
 # /ready inside each service's container, as Compose sees it).
 compose up --detach --no-build --wait --wait-timeout "$READY_TIMEOUT" "${up_services[@]}" >&2
 log "all containers healthy; /ready on the published ports (the balancer's):"
-for s in "${SERVICES[@]}"; do
+for s in "${FLEET[@]}"; do
     wait_ready "$s" || die "$s did not become ready"
 done
 log "every replica healthy (Docker's probe) and up in the balancer (its checks of /ready):"
-for s in "${SERVICES[@]}"; do
+for s in "${FLEET[@]}"; do
     wait_balanced "$s" "$SMOKE_REPLICAS" || die "the balancer does not count every replica of $s up"
     healthy="$(healthy_replicas "$s")"
     ((healthy == SMOKE_REPLICAS)) || die "$s: $healthy healthy containers, not $SMOKE_REPLICAS"
@@ -589,6 +601,12 @@ for s in "${SERVICES[@]}"; do
         "$(balancer_up "$s")" >&2
 done
 compose ps --format 'table {{.Name}}\t{{.Status}}\t{{.Ports}}' >&2
+SHOP="http://127.0.0.1:${HOST_PORT[storefront]}"
+# The shop through the balancer: its home page (the catalog's events on sale; none yet).
+shop_page="$(http_type "$SHOP/")"
+[[ "$shop_page" == "200 text/html"* ]] \
+    || die "the storefront's / answered '$shop_page', not 200 text/html"
+log "the storefront's home page: $shop_page ($SHOP/)"
 
 E2E_ARGS=()
 for s in "${SERVICES[@]}"; do
@@ -608,6 +626,16 @@ if ! e2e journey; then
 fi
 cat "$WORK/journey.out" >&2
 log "receipts written by notification-service: $(find "$MAIL_DIR_HOST" -name '*.eml' | wc -l)"
+# The shop shows the journey's event (e2e-flow's "Fado at Night"): its card on the home page
+# links its page, which draws its seat map from catalog and seating through the balancer.
+event_id="$({ curl -s -m 10 "$SHOP/" || true; } \
+    | { grep -oE 'href="/events/[0-9a-f-]{36}">Fado at Night<' || true; } \
+    | first_line | cut -c15-50)"
+[[ -n "$event_id" ]] || die "the storefront's home page does not list the journey's event"
+shop_page="$(http_type "$SHOP/events/$event_id")"
+[[ "$shop_page" == "200 text/html"* ]] \
+    || die "the storefront's page of the journey's event answered '$shop_page'"
+log "the storefront lists the journey's event; its page: $shop_page ($SHOP/events/$event_id)"
 
 if ((SMOKE_REPLICAS >= 2)); then
     phase replicas "one replica each of order-service and seating-service killed; the journey again"
@@ -699,7 +727,7 @@ fi
 log "the journey passes again: $(grep -v '^\s*$' "$WORK/recovered.out" | tail -n 1)"
 
 if [[ -n "$WITH_PROMETHEUS" ]]; then
-    phase metrics "Prometheus scrapes every replica of the six services"
+    phase metrics "Prometheus scrapes every replica of the six services and the storefront"
     targets_url="http://127.0.0.1:$PROMETHEUS_HOST_PORT/api/v1/targets?state=active"
     # prometheus_targets — one line per service: its targets up of all, and their instances
     # (replicas' addresses, found in Docker's DNS); exit 0 when each has SMOKE_REPLICAS, all up.
@@ -721,7 +749,7 @@ for service in services:
     ok = ok and len(up) == len(mine) == want
     ok = ok and all(t["labels"]["instance"].split(":")[0][0].isdigit() for t in mine)
 sys.exit(0 if ok else 1)
-' "$SMOKE_REPLICAS" "${SERVICES[@]}"
+' "$SMOKE_REPLICAS" "${FLEET[@]}"
     }
     since=$SECONDS
     until prometheus_targets >"$WORK/targets.txt"; do
@@ -742,7 +770,7 @@ sys.exit(0 if ok else 1)
         # The dashboards' and rules' "no dead panel" check, against this fleet after its journeys:
         # every metric they name is exported by the service they select.
         urls=()
-        for s in "${SERVICES[@]}"; do
+        for s in "${FLEET[@]}"; do
             urls+=("$(tr 'a-z-' 'A-Z_' <<<"$s")_URL=http://127.0.0.1:${HOST_PORT[$s]}")
         done
         log "scripts/monitoring-check.sh against this fleet (no dead panel)"
@@ -757,4 +785,4 @@ sys.exit(0 if ok else 1)
 fi
 
 end_phase
-log "docker-compose.yml works: ${#SERVICES[@]} services x $SMOKE_REPLICAS replicas ready behind the balancer, the journey passed (also with replicas killed), outages recovered"
+log "docker-compose.yml works: ${#SERVICES[@]} services and the storefront x $SMOKE_REPLICAS replicas ready behind the balancer, the journey passed (also with replicas killed), the shop showed its event, outages recovered"
