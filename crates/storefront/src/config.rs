@@ -30,7 +30,7 @@ pub struct Config {
     /// storefront sits behind TLS).
     pub secure_cookies: bool,
     /// How long the event page reuses an event's details and seat statuses before asking catalog
-    /// and seating again (`SEATMAP_REFRESH_MS`, 250; 0: every time). The page's script replaces
+    /// and seating again (`EVENT_PAGE_REFRESH_MS`, 250; 0: every time). The page's script replaces
     /// the statuses with the live stream's as soon as it connects.
     pub seat_map_refresh: Duration,
     /// Calls to the services give up after this long (`UPSTREAM_TIMEOUT_SECONDS`, 10).
@@ -59,7 +59,7 @@ impl Config {
             order_url: service_url(env, "ORDER_SERVICE_URL", 3007)?,
             cookie_key,
             secure_cookies: env.parse_or("COOKIE_SECURE", production)?,
-            seat_map_refresh: Duration::from_millis(env.parse_or("SEATMAP_REFRESH_MS", 250)?),
+            seat_map_refresh: Duration::from_millis(env.parse_or("EVENT_PAGE_REFRESH_MS", 250)?),
             upstream_timeout: Duration::from_secs(env.parse_or("UPSTREAM_TIMEOUT_SECONDS", 10)?),
             request_timeout: Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECONDS", 30)?),
             trusted_proxies: env.parse_or(

@@ -30,6 +30,7 @@ use service_kit::auth::TokenVerifier;
 use service_kit::metrics::Metrics;
 use service_kit::server::{self, Standard};
 use service_kit::tasks::TaskHealth;
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use state::AppState;
@@ -37,13 +38,15 @@ pub use state::AppState;
 pub const NAME: &str = "storefront";
 
 /// The whole app: pages, assets, the seat map relay, probes, `/metrics` and the kit's layers.
-pub fn app(config: &Config) -> Router {
+/// `closing` ends the relayed streams (cancel it when the server is asked to stop).
+pub fn app(config: &Config, closing: CancellationToken) -> Router {
     let state = AppState {
         fleet: client::Fleet::new(config),
         seat_maps: seatmap::SeatMaps::new(config.seat_map_refresh),
         events: Arc::new(recent::Recent::new(4096, config.seat_map_refresh)),
         cookie_key: config.cookie_key.clone(),
         secure_cookies: config.secure_cookies,
+        closing,
     };
     let routes = pages::router(state);
     server::build_with_fallback(
@@ -73,7 +76,15 @@ pub async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding port {}", config.port))?;
     tracing::info!(address = %listener.local_addr()?, "storefront listening");
-    server::serve(listener, app(&config), server::shutdown_signal())
+    let closing = CancellationToken::new();
+    let shutdown = {
+        let closing = closing.clone();
+        async move {
+            server::shutdown_signal().await;
+            closing.cancel();
+        }
+    };
+    server::serve(listener, app(&config, closing), shutdown)
         .await
         .context("serving HTTP")?;
     tracing::info!("storefront stopped");

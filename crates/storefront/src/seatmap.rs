@@ -299,7 +299,7 @@ pub struct DrawnMap {
 }
 
 /// Seating's maps as the pages use them, shared by every visitor: layouts for ever, statuses
-/// for `fresh_for` (`SEATMAP_REFRESH_MS`), and the drawn rows per status version.
+/// for `fresh_for` (`EVENT_PAGE_REFRESH_MS`), and the drawn rows per status version.
 #[derive(Clone)]
 pub struct SeatMaps {
     layouts: Layouts,

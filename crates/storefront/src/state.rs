@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum_extra::extract::cookie::Key;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::client::{ApiError, Fleet};
@@ -21,6 +22,9 @@ pub struct AppState {
     pub events: Arc<Recent<Value>>,
     pub cookie_key: Key,
     pub secure_cookies: bool,
+    /// Cancelled on the shutdown signal: the relayed seat-map streams end, so that the server
+    /// can stop instead of waiting for browsers that keep a page open.
+    pub closing: CancellationToken,
 }
 
 impl AppState {

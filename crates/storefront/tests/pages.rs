@@ -19,7 +19,8 @@ async fn storefront(users: &str) -> String {
         ("ORDER_SERVICE_URL", NOWHERE),
     ]);
     let config = storefront::Config::from_env(&mut env).unwrap();
-    test_support::serve(storefront::app(&config)).await
+    let closing = tokio_util::sync::CancellationToken::new();
+    test_support::serve(storefront::app(&config, closing)).await
 }
 
 fn browser() -> reqwest::Client {
@@ -222,4 +223,55 @@ async fn pages_carry_a_strict_policy_and_assets_revalidate(pool: PgPool) {
 
     let ready = client.get(format!("{shop}/ready")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
+}
+
+/// Asked to stop, the storefront ends the seat-map streams it relays instead of waiting for the
+/// browsers that keep a page open (seating ends its own the same way).
+#[tokio::test]
+async fn a_relayed_seat_map_stream_ends_when_the_storefront_stops() {
+    use axum::body::{Body, Bytes};
+    use futures::StreamExt;
+
+    // Stands in for seating's stream of an event on sale: a heartbeat every 50 ms, never ending.
+    let endless = axum::Router::new().route(
+        "/v1/events/{id}/seatmap/stream",
+        axum::routing::get(|| async {
+            let beats = futures::stream::repeat(()).then(|()| async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Ok::<_, std::convert::Infallible>(Bytes::from_static(b": heartbeat\n\n"))
+            });
+            (
+                [(reqwest::header::CONTENT_TYPE, "text/event-stream")],
+                Body::from_stream(beats),
+            )
+        }),
+    );
+    let seating = test_support::serve(endless).await;
+    let mut env = test_support::env([
+        ("USER_SERVICE_URL", NOWHERE),
+        ("CATALOG_SERVICE_URL", NOWHERE),
+        ("SEATING_SERVICE_URL", seating.as_str()),
+        ("ORDER_SERVICE_URL", NOWHERE),
+    ]);
+    let config = storefront::Config::from_env(&mut env).unwrap();
+    let closing = tokio_util::sync::CancellationToken::new();
+    let shop = test_support::serve(storefront::app(&config, closing.clone())).await;
+
+    let event = uuid::Uuid::now_v7();
+    let response = reqwest::get(format!("{shop}/events/{event}/seatmap/stream"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.bytes_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(first.starts_with(b": heartbeat"));
+
+    closing.cancel();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            chunk.unwrap();
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the relayed stream went on after the stop");
 }

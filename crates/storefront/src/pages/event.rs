@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
+use futures::StreamExt;
 use minijinja::context;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -194,7 +195,8 @@ pub async fn stream(
     }
     // Proxies (nginx) must not buffer an event stream.
     response = response.header("x-accel-buffering", HeaderValue::from_static("no"));
+    let closing = state.closing.clone().cancelled_owned();
     response
-        .body(Body::from_stream(upstream.bytes_stream()))
+        .body(Body::from_stream(upstream.bytes_stream().take_until(closing)))
         .map_err(|e| PageError::Internal(e.to_string()))
 }
