@@ -197,6 +197,8 @@ pub async fn stream(
     response = response.header("x-accel-buffering", HeaderValue::from_static("no"));
     let closing = state.closing.clone().cancelled_owned();
     response
-        .body(Body::from_stream(upstream.bytes_stream().take_until(closing)))
+        .body(Body::from_stream(
+            upstream.bytes_stream().take_until(closing),
+        ))
         .map_err(|e| PageError::Internal(e.to_string()))
 }
