@@ -116,13 +116,10 @@ pid_of[sink]=$!
 # The machine's PostgreSQL runs without autovacuum: without statistics the planner scans all of
 # an event's seats where an index would do. Each run creates a 20 000-seat event, so keep the
 # statistics fresh in the background, as autovacuum would.
-( while true; do
-      for db in "${DBS[@]}"; do
-          psql "$(db_url_for "ticketing_bench_$db")" -qc "ANALYZE" >/dev/null 2>&1 || true
-      done
-      sleep 2
-  done ) &
-pid_of[analyze]=$!
+analyze_urls=()
+for db in "${DBS[@]}"; do analyze_urls+=("$(db_url_for "ticketing_bench_$db")"); done
+analyze_every 2 "${analyze_urls[@]}"
+pid_of[analyze]=$ANALYZE_PID
 
 start user-service 18080 users
 start seating-service 14000 seating

@@ -84,9 +84,8 @@ vacuum() { psql "$SEATING_DB" -qc "VACUUM ANALYZE" >/dev/null; }
 # raw runs create their event after the vacuum, so without this they ran on the statistics of the
 # tables as they were before it (for the first run, an empty seats table) while the lean run had
 # its event's, which cost the HTTP run at 8 buyers about a third of its holds (536 -> 776/s).
-( while sleep 1; do psql "$SEATING_DB" -qc "ANALYZE seats, holds, hold_seats, seat_versions" \
-    >/dev/null 2>&1; done ) &
-pids+=($!)
+analyze_every 1 "$SEATING_DB"
+pids+=("$ANALYZE_PID")
 # lean CLIENTS EVENT — the lean pair's holds/s on EVENT, by CLIENTS pgbench clients.
 lean() {
     local event=$2 free before after

@@ -49,8 +49,8 @@ start seating-service 14000 ticketing_bench_seating
 seating_pid="${pids[1]}"
 # Autovacuum may be off on the benchmark server: fresh statistics for the planner, every few
 # seconds while the tables fill.
-( while sleep 4; do psql "$(db_url_for ticketing_bench_seating)" -qc "ANALYZE" >/dev/null || true; done ) &
-pids+=($!)
+analyze_every 4 "$(db_url_for ticketing_bench_seating)"
+pids+=("$ANALYZE_PID")
 
 "$TARGET/release/loadtest" seatmap --seating-url http://127.0.0.1:14000 \
     --user-url http://127.0.0.1:18080 -n "$SEATS" -d "$SECONDS_PER_RUN" \

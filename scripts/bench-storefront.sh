@@ -77,16 +77,8 @@ log "event $event: $SEATS seats, on sale"
 
 # PostgreSQL may run without autovacuum (this machine's does): fresh statistics for the
 # planner now and every few seconds while the holds churn, as autovacuum would.
-analyze() {
-    local db
-    for db in seating catalog; do
-        psql "$(db_url_for "ticketing_storefront_${FLEET_RUN_ID}_$db")" -qc ANALYZE \
-            >/dev/null 2>&1 || true
-    done
-}
-analyze
-( while sleep 4; do analyze; done ) &
-ANALYZE_PID=$!
+analyze_every 4 "$(db_url_for "ticketing_storefront_${FLEET_RUN_ID}_seating")" \
+    "$(db_url_for "ticketing_storefront_${FLEET_RUN_ID}_catalog")"
 
 PAGE="$STOREFRONT_URL/events/$event"
 MAP="$SEATING_SERVICE_URL/v1/events/$event/seatmap"

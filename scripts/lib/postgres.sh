@@ -393,3 +393,20 @@ db_url_for() {
     fi
     printf '%s/%s%s\n' "$PG_ADMIN_URL" "$1" "${PG_URL_QUERY:-}"
 }
+
+# analyze_every SECONDS URL... — ANALYZE each database now and then every SECONDS, in the
+# background, as autovacuum would: PostgreSQL may run without it (this machine's does), and a
+# benchmark's planner must see the rows the benchmark creates. The loop's pid is left in
+# ANALYZE_PID: kill it when done.
+analyze_every() {
+    local every="$1"
+    shift
+    ( while true; do
+          for url in "$@"; do
+              psql "$url" -qc ANALYZE >/dev/null 2>&1 || true
+          done
+          sleep "$every"
+      done ) &
+    # shellcheck disable=SC2034  # read by the caller
+    ANALYZE_PID=$!
+}
